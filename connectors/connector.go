@@ -1,0 +1,108 @@
+// Package connectors defines the contract between the medsync engine and the systems
+// it keeps in step with the MIS (ONDOC, ЕПГУ/ФЭР, Excel, a JSON-lines file, …): the
+// Connector interface and its optional capabilities, the registry connectors add
+// themselves to from init(), the error classes the dispatcher acts on, and a shared
+// conformance suite (package connectors/conformance) every connector's tests run.
+//
+// The engine knows connectors only through this package. Adding a connector means
+// adding a folder under connectors/ and a blank import in cmd/medsync; service/ is not
+// touched.
+package connectors
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"log/slog"
+	"time"
+)
+
+// Event operations.
+const (
+	OpUpsert = "upsert"
+	OpDelete = "delete"
+)
+
+// Event is one change to deliver. Events are created by the engine in the same state
+// store transaction as the snapshot they come from, and fed to connectors only from the
+// outbox. For one (connector, entity, key) events arrive in order; a newer event
+// replaces an older one still queued.
+type Event struct {
+	Seq            int64           `json:"-"` // outbox sequence number, for the engine's bookkeeping
+	Entity         string          `json:"entity"`
+	Op             string          `json:"op"` // OpUpsert or OpDelete
+	Key            string          `json:"key"`
+	IdempotencyKey string          `json:"idempotency_key"` // stable across resends: connector+entity+key+fingerprint
+	Fingerprint    string          `json:"fingerprint"`
+	At             time.Time       `json:"at"`             // when the change was detected, with offset
+	Data           json.RawMessage `json:"data,omitempty"` // canonical record (mapping package) as JSON; empty for deletes
+	Attempt        int             `json:"-"`              // 1 on first delivery
+}
+
+// Connector receives events for the entities it takes.
+type Connector interface {
+	// Deliver sends a batch. It returns one error per event, in order: nil means the
+	// peer acknowledged the event; otherwise classify it with Permanent or Transient
+	// (an unclassified error counts as transient). A returned slice of the wrong
+	// length fails the whole batch as transient.
+	Deliver(ctx context.Context, batch []Event) []error
+	// Close releases resources; it must return quickly.
+	Close() error
+}
+
+// Checker is implemented by connectors that can test reachability and credentials
+// (used by `medsync check`). Each returned Check is printed as one line.
+type Checker interface {
+	Check(ctx context.Context) []Check
+}
+
+// Check is the outcome of one check.
+type Check struct {
+	Name string // e.g. "ondoc: server reachable"
+	Err  error  // nil when it passed
+	Hint string // what to do when it failed, for clinic IT
+}
+
+// Runner is implemented by connectors that do work of their own besides delivering
+// events: pulling bookings back into the MIS, serving requests from the synced state,
+// watching an inbox folder. Run is called once per poll (after the poll's events are
+// committed), with the host's services; it must return when ctx is done.
+type Runner interface {
+	Run(ctx context.Context, host Host) error
+}
+
+// LinkRegistrar is implemented by connectors that attach patients to the clinic with a
+// 9-digit link code (ONDOC). The engine calls it when a code is issued or revoked and
+// when a patient card is deleted.
+type LinkRegistrar interface {
+	RegisterLinkCode(ctx context.Context, patientID, code string, expires time.Time) error
+	Unlink(ctx context.Context, patientID string) error
+}
+
+// Host is what the engine offers a connector's Run.
+type Host interface {
+	Logger() *slog.Logger
+	// StateDir is the directory where a connector may keep files of its own.
+	StateDir() string
+	// MIS gives access to the profile's write statements. It returns nil when the
+	// profile declares none (medsync is read-only by default).
+	MIS() MISWriter
+	// Records streams the current synced records of an entity from the state store
+	// (the last values delivered), for connectors that serve requests.
+	Records(ctx context.Context, entity string, fn func(key string, data json.RawMessage) error) error
+}
+
+// MISWriter runs the profile's declared write statements in one transaction.
+type MISWriter interface {
+	// Has reports whether the profile declares the named write statement.
+	Has(name string) bool
+	// Tx runs fn in one MIS transaction: committed when fn returns nil, rolled back
+	// otherwise.
+	Tx(ctx context.Context, fn func(tx MISTx) error) error
+}
+
+// MISTx executes named profile statements with named parameters.
+type MISTx interface {
+	Exec(ctx context.Context, name string, params map[string]any) (sql.Result, error)
+	Query(ctx context.Context, name string, params map[string]any) (*sql.Rows, error)
+}

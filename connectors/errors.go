@@ -1,0 +1,55 @@
+package connectors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// PermanentError marks an event the peer will never accept as it is: it goes to the
+// dead-letter list with Reason, and the rest of the queue moves on.
+type PermanentError struct {
+	Reason string // for the operator: which record, which field, what to do
+	Err    error
+}
+
+func (e *PermanentError) Error() string {
+	if e.Err == nil {
+		return e.Reason
+	}
+	return fmt.Sprintf("%s: %v", e.Reason, e.Err)
+}
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// TransientError marks a failure worth retrying later (timeouts, 429, 5xx).
+// RetryAfter, when set, is the peer's own wish (the Retry-After header).
+type TransientError struct {
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a permanent failure with an operator-readable reason.
+func Permanent(reason string, err error) error { return &PermanentError{Reason: reason, Err: err} }
+
+// Transient wraps err as a transient failure; retryAfter may be zero.
+func Transient(err error, retryAfter time.Duration) error {
+	return &TransientError{Err: err, RetryAfter: retryAfter}
+}
+
+// IsPermanent reports whether err is (or wraps) a PermanentError.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// RetryAfter returns the peer's requested delay carried by err, or zero.
+func RetryAfter(err error) time.Duration {
+	var t *TransientError
+	if errors.As(err, &t) {
+		return t.RetryAfter
+	}
+	return 0
+}

@@ -1,0 +1,58 @@
+package mapping
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Window is the span of days a poll reads windowed entities (shifts, appointments,
+// slots) in: From inclusive, To exclusive, both at local midnight in the service zone.
+type Window struct {
+	From, To time.Time
+}
+
+// Contains reports whether t falls inside the window.
+func (w Window) Contains(t time.Time) bool { return !t.Before(w.From) && t.Before(w.To) }
+
+// Item is one record read from the MIS with its version (the profile's version column
+// rendered as text; empty when the profile declares none).
+type Item struct {
+	Record  Record
+	Version string
+}
+
+// Skip describes a row that was read but could not be turned into a record. The row is
+// left out of this poll (and never counts as deleted); the poll goes on.
+type Skip struct {
+	Entity  string
+	Key     string // the row's key when it could be read, else ""
+	Row     int    // 1-based row number in the statement's result
+	Problem string // e.g. "birth_date: OLE day 0 is not a date"
+}
+
+func (s Skip) String() string {
+	k := s.Key
+	if k == "" {
+		k = "?"
+	}
+	return s.Entity + " " + k + " (row " + strconv.Itoa(s.Row) + "): " + s.Problem
+}
+
+// Reader reads canonical records from a MIS through a profile. Every method streams:
+// it never holds a whole result set in memory. Any error return means the read did not
+// finish and the engine must not infer deletions from it.
+type Reader interface {
+	// Windowed reports whether the entity is limited to the poll window.
+	Windowed(entity string) bool
+	// HasVersions reports whether the profile declares a version column for entity,
+	// so that ScanVersions and ReadKeys can be used instead of a full read.
+	HasVersions(entity string) bool
+	// ScanVersions streams (key, version) pairs of entity (inside w when windowed).
+	ScanVersions(ctx context.Context, entity string, w Window, fn func(key, version string) error) error
+	// ReadAll streams full records of entity (inside w when windowed).
+	ReadAll(ctx context.Context, entity string, w Window, fn func(Item) error, skip func(Skip)) error
+	// ReadKeys streams full records for the given keys, whether inside the window or
+	// not; keys that no longer exist are simply absent.
+	ReadKeys(ctx context.Context, entity string, keys []string, fn func(Item) error, skip func(Skip)) error
+}
