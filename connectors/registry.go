@@ -16,6 +16,9 @@ type Option struct {
 	Help     string
 	Required bool
 	Secret   bool
+	// Pattern marks Name as a path.Match glob for a family of keys, such as
+	// "org.*.inbox" (one key per organization). Required and Default do not apply.
+	Pattern bool
 }
 
 // Spec is a connector's registry entry.
