@@ -28,7 +28,10 @@ type Spec struct {
 	// Entities the connector takes by default; a config section may narrow them with
 	// the common key `entities`. Empty means the connector takes no events (it only Runs).
 	Entities []string
-	Options  []Option
+	// Keeps lists entities whose current records the connector reads back through
+	// Host.Records (e.g. to serve requests); the state store keeps their data.
+	Keeps   []string
+	Options []Option
 	// New builds a connector from its config section. cfg holds every option with
 	// defaults filled in; its getters return errors that name the file, section and key.
 	New func(env Env, cfg *Values) (Connector, error)

@@ -1,0 +1,273 @@
+// Package engine is medsync's sync engine: it polls the MIS through a mapping.Reader,
+// compares what it read with the state store's snapshot, commits snapshot changes and
+// the events they imply in one transaction, and feeds each connector from the outbox
+// with retries, backoff and a dead-letter list. It knows no connector and no MIS by
+// name: only the connectors contract and the canonical model.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"medsync/connectors"
+	"medsync/mapping"
+	"medsync/service/store"
+)
+
+// Target is one configured connector instance.
+type Target struct {
+	Name      string // instance name, [connector.NAME]
+	Conn      connectors.Connector
+	Entities  []string // entities it takes
+	BatchSize int
+	Keeps     []string // entities whose data it reads back through Host.Records
+}
+
+func (t *Target) takes(entity string) bool {
+	for _, e := range t.Entities {
+		if e == entity {
+			return true
+		}
+	}
+	return false
+}
+
+// Guard configures the mass-disappearance guard: when more than
+// max(MinCount, MaxShare × known keys) records of an entity vanish in one poll, the
+// deletions are held and reported until an operator confirms them.
+type Guard struct {
+	MaxShare float64
+	MinCount int
+}
+
+// Backoff configures retries of transient delivery failures.
+type Backoff struct {
+	Initial     time.Duration
+	Max         time.Duration
+	MaxAttempts int // 0: retry transient failures forever
+}
+
+// Hooks are fault-injection points used by crash-safety tests.
+type Hooks struct {
+	AfterRead   func(entity string) // after an entity is read, before its commit
+	AfterCommit func(entity string) // after an entity's commit, before delivery
+}
+
+// Options configure an Engine.
+type Options struct {
+	Reader        mapping.Reader
+	Store         *store.Store
+	Targets       []*Target
+	MIS           connectors.MISWriter // nil when the profile declares no write statements
+	Zone          *time.Location       // service zone: the window's days are counted in it
+	DaysBack      int
+	DaysAhead     int
+	Guard         Guard
+	Backoff       Backoff
+	FullReadEvery time.Duration // full read even when versions are declared; 0 = never
+	StateDir      string
+	Logger        *slog.Logger
+	Now           func() time.Time
+	Hooks         Hooks
+	Observer      Observer
+}
+
+// Observer receives what the engine does, for metrics and the status page.
+// Every method must be cheap and must not block.
+type Observer interface {
+	EntityDone(s EntitySummary)
+	PollDone(s *PollSummary)
+	Delivered(connector, entity, result string, n int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) EntityDone(EntitySummary)              {}
+func (nopObserver) PollDone(*PollSummary)                 {}
+func (nopObserver) Delivered(string, string, string, int) {}
+
+// Engine runs polls and deliveries.
+type Engine struct {
+	o       Options
+	log     *slog.Logger
+	pollMu  sync.Mutex // polls never overlap
+	wake    map[string]chan struct{}
+	lastErr sync.Map // connector → last delivery error text
+}
+
+// New builds an engine.
+func New(o Options) (*Engine, error) {
+	if o.Reader == nil || o.Store == nil {
+		return nil, errors.New("engine: a reader and a state store are required")
+	}
+	if o.Zone == nil {
+		o.Zone = time.Local
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.Backoff.Initial <= 0 {
+		o.Backoff.Initial = 5 * time.Second
+	}
+	if o.Backoff.Max < o.Backoff.Initial {
+		o.Backoff.Max = 10 * time.Minute
+	}
+	if o.Guard.MaxShare <= 0 {
+		o.Guard.MaxShare = 0.2
+	}
+	e := &Engine{o: o, log: o.Logger, wake: map[string]chan struct{}{}}
+	for _, t := range o.Targets {
+		if t.BatchSize <= 0 {
+			t.BatchSize = 100
+		}
+		e.wake[t.Name] = make(chan struct{}, 1)
+	}
+	return e, nil
+}
+
+// Window returns the poll window for the given instant.
+func (e *Engine) Window(now time.Time) mapping.Window {
+	n := now.In(e.o.Zone)
+	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, e.o.Zone)
+	return mapping.Window{
+		From: today.AddDate(0, 0, -e.o.DaysBack),
+		To:   today.AddDate(0, 0, e.o.DaysAhead+1),
+	}
+}
+
+// entities returns the entities some target takes, in poll order.
+func (e *Engine) entities() []string {
+	var out []string
+	has, _ := e.o.Reader.(interface{ Has(string) bool })
+	for _, ent := range mapping.Entities {
+		wanted := false
+		for _, t := range e.o.Targets {
+			if t.takes(ent) {
+				wanted = true
+				break
+			}
+		}
+		if wanted && (has == nil || has.Has(ent)) {
+			out = append(out, ent)
+		}
+	}
+	return out
+}
+
+func (e *Engine) keepsData(entity string) bool {
+	for _, t := range e.o.Targets {
+		for _, k := range t.Keeps {
+			if k == entity {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// EntitySummary is what one entity's poll did.
+type EntitySummary struct {
+	Entity     string        `json:"entity"`
+	Mode       string        `json:"mode"` // "versions" or "full"
+	Read       int           `json:"read"`
+	Skipped    int           `json:"skipped"`
+	Upserts    int           `json:"upserts"`
+	Deletes    int           `json:"deletes"`
+	Held       int           `json:"held"`
+	LeftWindow int           `json:"left_window"`
+	Duration   time.Duration `json:"duration_ns"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// PollSummary is what one poll did.
+type PollSummary struct {
+	Started  time.Time       `json:"started"`
+	Duration time.Duration   `json:"duration_ns"`
+	Window   mapping.Window  `json:"window"`
+	Entities []EntitySummary `json:"entities"`
+}
+
+// OK reports whether every entity was read and committed.
+func (s *PollSummary) OK() bool {
+	for _, e := range s.Entities {
+		if e.Error != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Err joins the entity errors.
+func (s *PollSummary) Err() error {
+	var errs []error
+	for _, e := range s.Entities {
+		if e.Error != "" {
+			errs = append(errs, fmt.Errorf("%s: %s", e.Entity, e.Error))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Poll reads every entity some connector takes and commits the changes. An entity
+// whose read fails is reported and yields no deletions; the others go on.
+func (e *Engine) Poll(ctx context.Context) *PollSummary {
+	e.pollMu.Lock()
+	defer e.pollMu.Unlock()
+	started := e.o.Now()
+	sum := &PollSummary{Started: started.In(e.o.Zone), Window: e.Window(started)}
+	lastFull, _ := e.o.Store.GetMeta(ctx, "last_full_read")
+	full := e.o.FullReadEvery > 0 && !recentRFC3339(lastFull, started, e.o.FullReadEvery)
+	for _, ent := range e.entities() {
+		if ctx.Err() != nil {
+			sum.Entities = append(sum.Entities, EntitySummary{Entity: ent, Error: "poll stopped: " + ctx.Err().Error()})
+			continue
+		}
+		es := e.pollEntity(ctx, ent, sum.Window, full)
+		sum.Entities = append(sum.Entities, es)
+		e.o.Observer.EntityDone(es)
+		lvl := slog.LevelInfo
+		if es.Error != "" {
+			lvl = slog.LevelError
+		}
+		e.log.Log(ctx, lvl, "poll entity", "entity", ent, "mode", es.Mode, "read", es.Read, "skipped", es.Skipped,
+			"upserts", es.Upserts, "deletes", es.Deletes, "held", es.Held, "left_window", es.LeftWindow,
+			"ms", es.Duration.Milliseconds(), "error", es.Error)
+	}
+	sum.Duration = e.o.Now().Sub(started)
+	if full && sum.OK() {
+		_ = e.o.Store.SetMeta(ctx, "last_full_read", started.UTC().Format(time.RFC3339))
+	}
+	if b, err := json.Marshal(sum); err == nil {
+		if err := e.o.Store.AddPoll(context.WithoutCancel(ctx), store.PollRecord{Started: started, Duration: sum.Duration, OK: sum.OK(), Summary: b}); err != nil {
+			e.log.Warn("cannot record poll history", "error", err)
+		}
+	}
+	e.o.Observer.PollDone(sum)
+	e.notifyAll()
+	return sum
+}
+
+func recentRFC3339(s string, now time.Time, d time.Duration) bool {
+	t, err := time.Parse(time.RFC3339, s)
+	return err == nil && now.Sub(t) < d
+}
+
+func (e *Engine) notifyAll() {
+	for _, ch := range e.wake {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

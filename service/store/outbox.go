@@ -1,0 +1,312 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"medsync/connectors"
+)
+
+// Due returns up to limit events for a connector whose next attempt is due at now,
+// oldest first.
+func (s *Store) Due(ctx context.Context, connector string, now time.Time, limit int) ([]connectors.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, entity, key, op, idem, fp, at, data, attempts FROM outbox
+WHERE connector = ? AND next_at <= ? ORDER BY seq LIMIT ?`, connector, now.Unix(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("state store: read %s outbox: %w", connector, err)
+	}
+	defer rows.Close()
+	var out []connectors.Event
+	for rows.Next() {
+		var e connectors.Event
+		var at string
+		var data []byte
+		if err := rows.Scan(&e.Seq, &e.Entity, &e.Key, &e.Op, &e.IdempotencyKey, &e.Fingerprint, &at, &data, &e.Attempt); err != nil {
+			return nil, fmt.Errorf("state store: read %s outbox: %w", connector, err)
+		}
+		e.At, _ = time.Parse(time.RFC3339, at)
+		if len(data) > 0 {
+			e.Data = json.RawMessage(data)
+		}
+		e.Attempt++
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// NextDue returns when the connector's earliest queued event is due (zero time when
+// nothing is queued).
+func (s *Store) NextDue(ctx context.Context, connector string) (time.Time, error) {
+	var n sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT min(next_at) FROM outbox WHERE connector = ?`, connector).Scan(&n); err != nil {
+		return time.Time{}, err
+	}
+	if !n.Valid {
+		return time.Time{}, nil
+	}
+	return time.Unix(n.Int64, 0), nil
+}
+
+// Ack removes a delivered event. It is keyed by (seq, idempotency key): when a
+// newer event replaced this one while it was in flight, the newer one stays queued.
+func (s *Store) Ack(ctx context.Context, seq int64, idem string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ? AND idem = ?`, seq, idem)
+	return err
+}
+
+// Retry records a transient failure and when to try again.
+func (s *Store) Retry(ctx context.Context, seq int64, idem string, next time.Time, reason string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ? AND idem = ?`,
+		next.Unix(), reason, seq, idem)
+	return err
+}
+
+// DeadLetter moves a permanently failed event to the dead-letter list.
+func (s *Store) DeadLetter(ctx context.Context, connector string, seq int64, idem, reason string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO dead_letters(connector, entity, key, op, idem, fp, at, data, attempts, reason, failed_at)
+SELECT connector, entity, key, op, idem, fp, at, data, attempts + 1, ?, ? FROM outbox WHERE seq = ? AND idem = ?`,
+		reason, rfc3339(time.Now()), seq, idem)
+	if err != nil {
+		return fmt.Errorf("state store: dead-letter %s seq %d: %w", connector, seq, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tx.Commit() // replaced by a newer event meanwhile: nothing to move
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ? AND idem = ?`, seq, idem); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// QueueStats is a connector's queue at a glance.
+type QueueStats struct {
+	Connector   string
+	Queued      int
+	Retrying    int // queued events that failed at least once
+	DeadLetters int
+	LastError   string
+}
+
+// Queues returns queue statistics for the given connectors.
+func (s *Store) Queues(ctx context.Context, names []string) ([]QueueStats, error) {
+	out := make([]QueueStats, 0, len(names))
+	for _, n := range names {
+		q := QueueStats{Connector: n}
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox WHERE connector = ?`, n).Scan(&q.Queued, &q.Retrying); err != nil {
+			return nil, err
+		}
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters WHERE connector = ?`, n).Scan(&q.DeadLetters); err != nil {
+			return nil, err
+		}
+		err := s.db.QueryRowContext(ctx, `SELECT last_error FROM outbox WHERE connector = ? AND last_error <> '' ORDER BY seq DESC LIMIT 1`, n).Scan(&q.LastError)
+		if err == sql.ErrNoRows {
+			err = s.db.QueryRowContext(ctx, `SELECT reason FROM dead_letters WHERE connector = ? ORDER BY id DESC LIMIT 1`, n).Scan(&q.LastError)
+		}
+		if err != nil && err != sql.ErrNoRows {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// DeadLetterRow is one dead letter (the payload is not included).
+type DeadLetterRow struct {
+	ID        int64
+	Connector string
+	Entity    string
+	Key       string
+	Op        string
+	Attempts  int
+	Reason    string
+	FailedAt  string
+}
+
+// DeadLetters lists dead letters, optionally for one connector ("" for all).
+func (s *Store) DeadLetters(ctx context.Context, connector string) ([]DeadLetterRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, connector, entity, key, op, attempts, reason, failed_at FROM dead_letters
+WHERE ? = '' OR connector = ? ORDER BY id`, connector, connector)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DeadLetterRow
+	for rows.Next() {
+		var d DeadLetterRow
+		if err := rows.Scan(&d.ID, &d.Connector, &d.Entity, &d.Key, &d.Op, &d.Attempts, &d.Reason, &d.FailedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Replay puts dead letters back into the outbox (ids empty = all of the connector,
+// or all when connector is ""). A record that has a newer queued event keeps the
+// newer one. It returns how many were requeued.
+func (s *Store) Replay(ctx context.Context, connector string, ids []int64) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	q := `SELECT id FROM dead_letters WHERE (? = '' OR connector = ?) ORDER BY id`
+	rows, err := tx.QueryContext(ctx, q, connector, connector)
+	if err != nil {
+		return 0, err
+	}
+	var all []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, id)
+	}
+	rows.Close()
+	want := map[int64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	n := 0
+	for _, id := range all {
+		if len(ids) > 0 && !want[id] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(connector, entity, key, op, idem, fp, at, data)
+SELECT connector, entity, key, op, idem, fp, at, data FROM dead_letters WHERE id = ?
+ON CONFLICT(connector, entity, key) DO NOTHING`, id); err != nil {
+			return 0, fmt.Errorf("state store: replay dead letter %d: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE id = ?`, id); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, tx.Commit()
+}
+
+// Held is one deletion held by the mass-disappearance guard.
+type Held struct {
+	Entity    string
+	Key       string
+	HeldAt    string
+	Confirmed bool
+}
+
+// HeldDeletions lists held deletions.
+func (s *Store) HeldDeletions(ctx context.Context) ([]Held, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT entity, key, held_at, confirmed FROM held_deletions ORDER BY entity, key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Held
+	for rows.Next() {
+		var h Held
+		if err := rows.Scan(&h.Entity, &h.Key, &h.HeldAt, &h.Confirmed); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ConfirmedHeld returns the held deletions of an entity an operator has confirmed.
+func (s *Store) ConfirmedHeld(ctx context.Context, entity string) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key FROM held_deletions WHERE entity = ? AND confirmed = 1`, entity)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
+}
+
+// ConfirmHeld marks an entity's held deletions (all when entity is "") as confirmed by
+// an operator: the next poll sends those still missing. It returns how many.
+func (s *Store) ConfirmHeld(ctx context.Context, entity string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE held_deletions SET confirmed = 1 WHERE ? = '' OR entity = ?`, entity, entity)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// Records streams the kept data of an entity (see connectors.Spec.Keeps).
+func (s *Store) Records(ctx context.Context, entity string, fn func(key string, data json.RawMessage) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT key, data FROM records WHERE entity = ? ORDER BY key`, entity)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var d []byte
+		if err := rows.Scan(&k, &d); err != nil {
+			return err
+		}
+		if err := fn(k, d); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// PollRecord is one poll in the history.
+type PollRecord struct {
+	Started  time.Time
+	Duration time.Duration
+	OK       bool
+	Summary  json.RawMessage
+}
+
+// AddPoll appends a poll to the history and prunes entries older than 7 days.
+func (s *Store) AddPoll(ctx context.Context, p PollRecord) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO polls(started, duration_ms, ok, summary) VALUES(?, ?, ?, ?)`,
+		p.Started.UTC().Format(time.RFC3339), p.Duration.Milliseconds(), p.OK, string(p.Summary)); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM polls WHERE started < ?`, time.Now().Add(-7*24*time.Hour).UTC().Format(time.RFC3339))
+	return err
+}
+
+// Polls returns the polls started since the given time, oldest first.
+func (s *Store) Polls(ctx context.Context, since time.Time) ([]PollRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT started, duration_ms, ok, summary FROM polls WHERE started >= ? ORDER BY id`, since.UTC().Format(time.RFC3339))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PollRecord
+	for rows.Next() {
+		var p PollRecord
+		var st, sum string
+		var ms int64
+		if err := rows.Scan(&st, &ms, &p.OK, &sum); err != nil {
+			return nil, err
+		}
+		p.Started, _ = time.Parse(time.RFC3339, st)
+		p.Duration = time.Duration(ms) * time.Millisecond
+		p.Summary = json.RawMessage(sum)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
