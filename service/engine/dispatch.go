@@ -45,6 +45,9 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (DeliverResult, erro
 			return res, nil
 		}
 		errs := safeDeliver(ctx, t.Conn, batch)
+		if e.o.Hooks.AfterDeliver != nil {
+			e.o.Hooks.AfterDeliver(t.Name)
+		}
 		if len(errs) != len(batch) {
 			err := fmt.Errorf("connector %s returned %d results for %d events", t.Name, len(errs), len(batch))
 			errs = make([]error, len(batch))

@@ -56,6 +56,8 @@ type Backoff struct {
 type Hooks struct {
 	AfterRead   func(entity string) // after an entity is read, before its commit
 	AfterCommit func(entity string) // after an entity's commit, before delivery
+	// AfterDeliver runs after a connector took a batch, before the outcomes are recorded.
+	AfterDeliver func(connector string)
 }
 
 // Options configure an Engine.

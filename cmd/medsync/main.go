@@ -1,0 +1,131 @@
+// Command medsync is the clinic integration daemon: it polls the MIS database and
+// keeps ONDOC, ЕПГУ-linked portals and Excel workflows in step with it. This file only
+// parses the command line and dispatches to the verbs; the work lives in service/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	_ "time/tzdata" // zone database inside the binary: Windows servers have none
+
+	// Connectors register themselves in init().
+	_ "medsync/connectors/file"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `medsync — keeps the clinic's MIS in step with ONDOC, ЕПГУ-linked portals and Excel.
+
+Usage:
+  medsync [-c config.ini] <verb> [arguments]
+
+Verbs:
+  run                     poll and deliver in the foreground until Ctrl+C / SIGTERM
+  once                    one poll and one delivery round, then exit (non-zero if anything failed)
+  demo init [flags]       create and seed the demo MIS database named in [mis] (see -h)
+  dlq list [connector]    list dead letters (events a connector refused for good)
+  dlq replay [connector] [id ...]
+                          put dead letters back into the queue
+  deletions list          list deletions held by the mass-disappearance guard
+  deletions confirm [entity]
+                          confirm held deletions: the next poll sends those still missing
+  config show             print the effective config, secrets masked
+  version                 print the version
+
+Options:
+`
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("medsync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "path to config.ini (default: config.ini in the current folder, else next to medsync)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	verb, rest := fs.Arg(0), fs.Args()[1:]
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &cli{cfgPath: resolveConfig(*cfgPath), stdout: stdout, stderr: stderr}
+	var err error
+	switch verb {
+	case "run":
+		err = env.run(ctx)
+	case "once":
+		err = env.once(ctx)
+	case "demo":
+		err = env.demo(ctx, rest)
+	case "dlq":
+		err = env.dlq(ctx, rest)
+	case "deletions":
+		err = env.deletions(ctx, rest)
+	case "config":
+		err = env.config(rest)
+	case "version":
+		fmt.Fprintln(stdout, "medsync", version)
+	case "help", "-h", "--help":
+		fs.Usage()
+	default:
+		fmt.Fprintf(stderr, "medsync: unknown verb %q\n\n", verb)
+		fs.Usage()
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "medsync:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	return 0
+}
+
+// resolveConfig picks the config file: the -c flag, else config.ini in the current
+// folder, else config.ini next to the executable (a Windows service starts in
+// System32, so the executable's folder is where its config lives).
+func resolveConfig(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if _, err := os.Stat("config.ini"); err == nil {
+		return "config.ini"
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "config.ini")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "config.ini"
+}

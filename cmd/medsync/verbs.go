@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mattn/go-isatty"
+
+	"medsync/mapping/demo"
+	"medsync/service/app"
+	"medsync/service/config"
+	"medsync/service/engine"
+	"medsync/service/store"
+)
+
+type cli struct {
+	cfgPath        string
+	stdout, stderr io.Writer
+}
+
+func (c *cli) load() (*config.Config, error) {
+	return config.Load(c.cfgPath)
+}
+
+func (c *cli) logger(cfg *config.Config) *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: cfg.Service.LogLevel}))
+}
+
+func (c *cli) open(ctx context.Context, opt app.Options) (*app.App, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	return app.Open(ctx, cfg, c.logger(cfg), opt)
+}
+
+func (c *cli) run(ctx context.Context) error {
+	a, err := c.open(ctx, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	a.Run(ctx)
+	return nil
+}
+
+func (c *cli) isTerminal() bool {
+	f, ok := c.stdout.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// progress prints one line per entity as the poll goes, when stdout is a terminal.
+type progress struct {
+	w io.Writer
+}
+
+func (p progress) PollDone(*engine.PollSummary)          {}
+func (p progress) Delivered(string, string, string, int) {}
+func (p progress) EntityDone(es engine.EntitySummary) {
+	mark := "✓"
+	if es.Error != "" {
+		mark = "✗"
+	}
+	fmt.Fprintf(p.w, "  %s %-12s read %-8d skipped %-5d upserts %-7d deletes %-6d %6.2fs\n",
+		mark, es.Entity, es.Read, es.Skipped, es.Upserts, es.Deletes, es.Duration.Seconds())
+}
+
+func (c *cli) once(ctx context.Context) error {
+	opt := app.Options{}
+	if c.isTerminal() {
+		fmt.Fprintln(c.stdout, "polling the MIS…")
+		opt.Observer = progress{w: c.stdout}
+	}
+	a, err := c.open(ctx, opt)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.Once(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "ENTITY\tMODE\tREAD\tSKIPPED\tUPSERTS\tDELETES\tHELD\tLEFT WINDOW\tTIME\tERROR\n")
+	for _, e := range res.Poll.Entities {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2fs\t%s\n", e.Entity, e.Mode, e.Read, e.Skipped, e.Upserts, e.Deletes, e.Held, e.LeftWindow, e.Duration.Seconds(), e.Error)
+	}
+	tw.Flush()
+	for _, t := range a.Targets {
+		d := res.Delivered[t.Name]
+		fmt.Fprintf(c.stdout, "connector %s: delivered %d, retrying %d, dead letters %d\n", t.Name, d.Delivered, d.Retrying, d.DeadLettered)
+	}
+	if res.Failed() {
+		var why []string
+		if err := res.Poll.Err(); err != nil {
+			why = append(why, err.Error())
+		}
+		if res.RunErr != nil {
+			why = append(why, res.RunErr.Error())
+		}
+		for name, d := range res.Delivered {
+			if d.Retrying > 0 || d.DeadLettered > 0 {
+				why = append(why, fmt.Sprintf("connector %s: %d events to retry, %d dead letters (medsync dlq list)", name, d.Retrying, d.DeadLettered))
+			}
+		}
+		return &exitError{code: 1, err: fmt.Errorf("once: not everything succeeded:\n  %s", strings.Join(why, "\n  "))}
+	}
+	return nil
+}
+
+func (c *cli) demo(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "init" {
+		return &exitError{code: 2, err: fmt.Errorf("usage: medsync demo init [-appointments N] [-patients N] [-doctors N] [-branches N] [-days N] [-seed N] [-bad-rows=false] [-replace]")}
+	}
+	sz := demo.DefaultSizes()
+	fs := flag.NewFlagSet("demo init", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.IntVar(&sz.Appointments, "appointments", sz.Appointments, "appointments to create")
+	fs.IntVar(&sz.Patients, "patients", sz.Patients, "patient cards to create")
+	fs.IntVar(&sz.Doctors, "doctors", sz.Doctors, "doctors")
+	fs.IntVar(&sz.Branches, "branches", sz.Branches, "branches")
+	fs.IntVar(&sz.Days, "days", sz.Days, "days of shifts around today (half back, half ahead)")
+	fs.Int64Var(&sz.Seed, "seed", sz.Seed, "random seed (same seed, same data)")
+	fs.BoolVar(&sz.BadRows, "bad-rows", sz.BadRows, "add a few deliberately broken rows")
+	fs.BoolVar(&sz.Replace, "replace", false, "drop and recreate demo tables that already exist")
+	if err := fs.Parse(args[1:]); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	st, err := demo.Init(ctx, cfg.MIS.Driver, cfg.MIS.DSN, sz)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "demo MIS ready (%s): %d branches, %d doctors, %d services, %d patients, %d shifts, %d appointments; shifts %s … %s; %d deliberately bad rows; %.1fs\n",
+		cfg.MIS.Driver, st.Branches, st.Doctors, st.Services, st.Patients, st.Shifts, st.Appointments,
+		st.From.Format("2006-01-02"), st.Through.Format("2006-01-02"), len(st.Bad), st.Elapsed.Seconds())
+	return nil
+}
+
+func (c *cli) openStore(ctx context.Context) (*store.Store, *config.Config, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, cfg.Service.StateDir)
+	return st, cfg, err
+}
+
+func (c *cli) dlq(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
+		return &exitError{code: 2, err: fmt.Errorf("usage: medsync dlq list [connector] | medsync dlq replay [connector] [id ...]")}
+	}
+	st, _, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	connector := ""
+	if len(args) > 1 {
+		connector = args[1]
+	}
+	switch args[0] {
+	case "list":
+		rows, err := st.DeadLetters(ctx, connector)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			fmt.Fprintln(c.stdout, "no dead letters")
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCONNECTOR\tENTITY\tKEY\tOP\tATTEMPTS\tFAILED AT\tREASON")
+		for _, d := range rows {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Connector, d.Entity, d.Key, d.Op, d.Attempts, d.FailedAt, d.Reason)
+		}
+		return tw.Flush()
+	default:
+		var ids []int64
+		for _, s := range args[min(2, len(args)):] {
+			id, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("dlq replay: %q is not a dead-letter id (see medsync dlq list)", s)}
+			}
+			ids = append(ids, id)
+		}
+		n, err := st.Replay(ctx, connector, ids)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%d dead letters queued again; they are sent on the next delivery round\n", n)
+		return nil
+	}
+}
+
+func (c *cli) deletions(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "confirm") {
+		return &exitError{code: 2, err: fmt.Errorf("usage: medsync deletions list | medsync deletions confirm [entity]")}
+	}
+	st, _, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if args[0] == "confirm" {
+		entity := ""
+		if len(args) > 1 {
+			entity = args[1]
+		}
+		n, err := st.ConfirmHeld(ctx, entity)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%d held deletions confirmed; the next poll sends those still missing from the MIS\n", n)
+		return nil
+	}
+	held, err := st.HeldDeletions(ctx)
+	if err != nil {
+		return err
+	}
+	if len(held) == 0 {
+		fmt.Fprintln(c.stdout, "no held deletions")
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENTITY\tKEY\tHELD SINCE\tCONFIRMED")
+	for _, h := range held {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", h.Entity, h.Key, h.HeldAt, h.Confirmed)
+	}
+	return tw.Flush()
+}
+
+func (c *cli) config(args []string) error {
+	if len(args) == 0 || args[0] != "show" {
+		return &exitError{code: 2, err: fmt.Errorf("usage: medsync config show")}
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(c.stdout, cfg.Show())
+	return nil
+}

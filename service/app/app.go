@@ -1,0 +1,149 @@
+// Package app wires medsync together from a loaded config: the MIS connection and
+// profile, the state store, the configured connectors and the engine. The command
+// line, the OS service wrapper and the status server all start from here.
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"medsync/connectors"
+	"medsync/mapping"
+	"medsync/service/config"
+	"medsync/service/engine"
+	"medsync/service/store"
+)
+
+// App is a running medsync instance.
+type App struct {
+	Cfg     *config.Config
+	Log     *slog.Logger
+	Store   *store.Store
+	DB      *sql.DB
+	Dialect string
+	Profile *mapping.Profile
+	Source  *mapping.Source
+	Engine  *engine.Engine
+	Targets []*engine.Target
+}
+
+// Options adjust how an App is built (tests use them).
+type Options struct {
+	Hooks    engine.Hooks
+	Observer engine.Observer
+}
+
+// Open connects to the MIS, opens the state store and builds the connectors and the
+// engine. On error everything opened so far is closed again.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options) (a *App, err error) {
+	a = &App{Cfg: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+			a = nil
+		}
+	}()
+	a.Profile, err = mapping.LoadProfile(cfg.MIS.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: [mis] profile: %w", cfg.File, err)
+	}
+	a.Store, err = store.Open(ctx, cfg.Service.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	a.DB, a.Dialect, err = mapping.OpenDB(ctx, cfg.MIS.Driver, cfg.MIS.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("%s: [mis]: %w", cfg.File, err)
+	}
+	a.Source = mapping.NewSource(a.DB, a.Dialect, a.Profile, mapping.SourceOptions{
+		Zone: cfg.Location, QueryTimeout: cfg.MIS.QueryTimeout, Charset: cfg.MIS.Charset, Logger: log,
+	})
+	var mis connectors.MISWriter
+	if a.Profile.HasWrites(a.Dialect) {
+		mis = mapping.NewWriter(a.DB, a.Dialect, a.Profile)
+	}
+	for _, cc := range cfg.Enabled() {
+		conn, err := cc.Spec.New(cfg.Env(cc, log), cc.Values)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: %w", cc.Name, err)
+		}
+		a.Targets = append(a.Targets, &engine.Target{
+			Name: cc.Name, Conn: conn, Entities: cc.Entities, BatchSize: cc.BatchSize, Keeps: cc.Spec.Keeps,
+		})
+	}
+	if len(a.Targets) == 0 {
+		log.Warn("no connector is enabled: polls will read the MIS but send nothing", "config", cfg.File)
+	}
+	a.Engine, err = engine.New(engine.Options{
+		Reader: a.Source, Store: a.Store, Targets: a.Targets, MIS: mis,
+		Zone: cfg.Location, DaysBack: cfg.MIS.DaysBack, DaysAhead: cfg.MIS.DaysAhead,
+		Guard:         engine.Guard{MaxShare: cfg.Guard.MaxDeleteShare, MinCount: cfg.Guard.MinDeleteCount},
+		Backoff:       engine.Backoff{Initial: cfg.Dispatch.BackoffInitial, Max: cfg.Dispatch.BackoffMax, MaxAttempts: cfg.Dispatch.MaxAttempts},
+		FullReadEvery: cfg.MIS.FullReadEvery,
+		StateDir:      cfg.Service.StateDir,
+		Logger:        log,
+		Hooks:         opt.Hooks,
+		Observer:      opt.Observer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// OnceResult is what `medsync once` did.
+type OnceResult struct {
+	Poll      *engine.PollSummary
+	Delivered map[string]engine.DeliverResult
+	RunErr    error
+}
+
+// Failed reports whether anything failed: a read, a delivery, a connector run.
+func (r *OnceResult) Failed() bool {
+	if !r.Poll.OK() || r.RunErr != nil {
+		return true
+	}
+	for _, d := range r.Delivered {
+		if d.Retrying > 0 || d.DeadLettered > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Once runs one poll, the connectors' own work, and one delivery round.
+func (a *App) Once(ctx context.Context) (*OnceResult, error) {
+	r := &OnceResult{Poll: a.Engine.Poll(ctx)}
+	r.RunErr = a.Engine.RunConnectors(ctx)
+	var err error
+	r.Delivered, err = a.Engine.DeliverAll(ctx)
+	return r, err
+}
+
+// Run polls on the configured schedule and delivers until ctx is done.
+func (a *App) Run(ctx context.Context) {
+	a.Log.Info("medsync started", "config", a.Cfg.File, "mis", a.Cfg.MIS.Driver, "profile", a.Profile.Name,
+		"connectors", len(a.Targets), "state", a.Store.Path())
+	a.Engine.Run(ctx, a.Cfg.Schedule())
+	a.Log.Info("medsync stopped")
+}
+
+// Close releases everything.
+func (a *App) Close() error {
+	var errs []error
+	for _, t := range a.Targets {
+		if err := t.Conn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("connector %s: %w", t.Name, err))
+		}
+	}
+	if a.DB != nil {
+		errs = append(errs, a.DB.Close())
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}
