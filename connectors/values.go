@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -89,3 +90,16 @@ func (v *Values) List(key string) []string {
 
 // Error builds an error about key in this section.
 func (v *Values) Error(key, format string, a ...any) error { return v.errf(key, format, a...) }
+
+// Keys lists the keys present in the section that start with prefix, sorted. Connectors
+// with a pattern option (such as "org.*.inbox") use it to find every key of the family.
+func (v *Values) Keys(prefix string) []string {
+	var out []string
+	for k := range v.m {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -18,6 +18,7 @@ import (
 
 	// Connectors register themselves in init().
 	_ "medsync/connectors/file"
+	_ "medsync/connectors/ondoc"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

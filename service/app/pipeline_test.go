@@ -32,7 +32,7 @@ type line struct {
 }
 
 type pipe struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	cfg     *config.Config
 	out     string
@@ -48,7 +48,12 @@ func configDriver(driver string) string {
 }
 
 // writeConfig writes a config.ini for the given MIS into dir and loads it.
-func writeConfig(t *testing.T, dir, driver, dsn, extra string) *config.Config {
+func writeConfig(t testing.TB, dir, driver, dsn, extra string) *config.Config {
+	return writeConfigWindow(t, dir, driver, dsn, 3, 10, extra)
+}
+
+// writeConfigWindow is writeConfig with a chosen window.
+func writeConfigWindow(t testing.TB, dir, driver, dsn string, back, ahead int, extra string) *config.Config {
 	t.Helper()
 	ini := fmt.Sprintf(`[service]
 interval = 5
@@ -59,8 +64,8 @@ timezone = Europe/Moscow
 driver = %s
 dsn = %s
 profile = demo
-days_back = 3
-days_ahead = 10
+days_back = %d
+days_ahead = %d
 
 [guard]
 max_delete_share = 0.5
@@ -68,7 +73,7 @@ min_delete_count = 5
 
 [connector.file]
 path = out/events.jsonl
-%s`, configDriver(driver), dsn, extra)
+%s`, configDriver(driver), dsn, back, ahead, extra)
 	p := filepath.Join(dir, "config.ini")
 	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
 		t.Fatal(err)

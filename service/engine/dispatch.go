@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"medsync/connectors"
+	"medsync/service/store"
 )
 
 // backoffDelay is exponential backoff with full jitter, capped: attempt 1 waits up to
@@ -55,21 +56,17 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (DeliverResult, erro
 				errs[i] = err
 			}
 		}
-		sctx := context.WithoutCancel(ctx) // record outcomes even while stopping
+		outs := make([]store.Outcome, 0, len(batch))
 		for i, ev := range batch {
 			err := errs[i]
 			switch {
 			case err == nil:
-				if err := e.o.Store.Ack(sctx, ev.Seq, ev.IdempotencyKey); err != nil {
-					return res, err
-				}
+				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeAcked})
 				res.Delivered++
 				e.o.Observer.Delivered(t.Name, ev.Entity, "ok", 1)
 			case connectors.IsPermanent(err) || (e.o.Backoff.MaxAttempts > 0 && ev.Attempt >= e.o.Backoff.MaxAttempts):
 				reason := err.Error()
-				if err := e.o.Store.DeadLetter(sctx, t.Name, ev.Seq, ev.IdempotencyKey, reason); err != nil {
-					return res, err
-				}
+				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeDead, Reason: reason})
 				res.DeadLettered++
 				e.lastErr.Store(t.Name, reason)
 				e.o.Observer.Delivered(t.Name, ev.Entity, "dead_letter", 1)
@@ -83,15 +80,20 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (DeliverResult, erro
 				if ra := connectors.RetryAfter(err); ra > delay {
 					delay = ra
 				}
-				if err := e.o.Store.Retry(sctx, ev.Seq, ev.IdempotencyKey, e.o.Now().Add(delay), err.Error()); err != nil {
-					return res, err
-				}
+				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeRetry, Next: e.o.Now().Add(delay), Reason: err.Error()})
 				res.Retrying++
 				e.lastErr.Store(t.Name, err.Error())
 				e.o.Observer.Delivered(t.Name, ev.Entity, "retry", 1)
 				e.log.Warn("delivery failed, will retry", "connector", t.Name, "entity", ev.Entity, "key", ev.Key,
 					"attempt", ev.Attempt, "retry_in", delay.Round(time.Second).String(), "error", err)
 			}
+		}
+		// Outcomes are recorded even while stopping, in one transaction per batch.
+		if err := e.o.Store.Record(context.WithoutCancel(ctx), t.Name, outs); err != nil {
+			return res, err
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
 	return res, ctx.Err()

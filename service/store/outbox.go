@@ -50,38 +50,62 @@ func (s *Store) NextDue(ctx context.Context, connector string) (time.Time, error
 	return time.Unix(n.Int64, 0), nil
 }
 
-// Ack removes a delivered event. It is keyed by (seq, idempotency key): when a
-// newer event replaced this one while it was in flight, the newer one stays queued.
-func (s *Store) Ack(ctx context.Context, seq int64, idem string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ? AND idem = ?`, seq, idem)
-	return err
+// Outcome is what became of one delivered event.
+type Outcome struct {
+	Seq    int64
+	Idem   string
+	Result int       // OutcomeAcked, OutcomeRetry or OutcomeDead
+	Next   time.Time // OutcomeRetry: when to try again
+	Reason string    // OutcomeRetry, OutcomeDead: the error, for the operator
 }
 
-// Retry records a transient failure and when to try again.
-func (s *Store) Retry(ctx context.Context, seq int64, idem string, next time.Time, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ? AND idem = ?`,
-		next.Unix(), reason, seq, idem)
-	return err
-}
+// Outcome results.
+const (
+	OutcomeAcked = iota
+	OutcomeRetry
+	OutcomeDead
+)
 
-// DeadLetter moves a permanently failed event to the dead-letter list.
-func (s *Store) DeadLetter(ctx context.Context, connector string, seq int64, idem, reason string) error {
+// Record applies the outcomes of one delivery batch in one transaction. Every
+// statement is keyed by (seq, idempotency key): when a newer event replaced one while
+// it was in flight, the newer one stays queued untouched.
+func (s *Store) Record(ctx context.Context, connector string, outs []Outcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO dead_letters(connector, entity, key, op, idem, fp, at, data, attempts, reason, failed_at)
-SELECT connector, entity, key, op, idem, fp, at, data, attempts + 1, ?, ? FROM outbox WHERE seq = ? AND idem = ?`,
-		reason, rfc3339(time.Now()), seq, idem)
+	ack, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE seq = ? AND idem = ?`)
 	if err != nil {
-		return fmt.Errorf("state store: dead-letter %s seq %d: %w", connector, seq, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return tx.Commit() // replaced by a newer event meanwhile: nothing to move
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ? AND idem = ?`, seq, idem); err != nil {
 		return err
+	}
+	retry, err := tx.PrepareContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ? AND idem = ?`)
+	if err != nil {
+		return err
+	}
+	dead, err := tx.PrepareContext(ctx, `INSERT INTO dead_letters(connector, entity, key, op, idem, fp, at, data, attempts, reason, failed_at)
+SELECT connector, entity, key, op, idem, fp, at, data, attempts + 1, ?, ? FROM outbox WHERE seq = ? AND idem = ?`)
+	if err != nil {
+		return err
+	}
+	now := rfc3339(time.Now())
+	for _, o := range outs {
+		switch o.Result {
+		case OutcomeAcked:
+			_, err = ack.ExecContext(ctx, o.Seq, o.Idem)
+		case OutcomeRetry:
+			_, err = retry.ExecContext(ctx, o.Next.Unix(), o.Reason, o.Seq, o.Idem)
+		case OutcomeDead:
+			if _, err = dead.ExecContext(ctx, o.Reason, now, o.Seq, o.Idem); err == nil {
+				_, err = ack.ExecContext(ctx, o.Seq, o.Idem)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("state store: record delivery of %s seq %d: %w", connector, o.Seq, err)
+		}
 	}
 	return tx.Commit()
 }

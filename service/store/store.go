@@ -61,7 +61,7 @@ CREATE TABLE outbox (
   last_error TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX outbox_record ON outbox (connector, entity, key);
-CREATE INDEX outbox_due ON outbox (connector, next_at, seq);
+CREATE INDEX outbox_queue ON outbox (connector, seq);
 CREATE TABLE dead_letters (
   id        INTEGER PRIMARY KEY AUTOINCREMENT,
   connector TEXT NOT NULL,

@@ -1,0 +1,190 @@
+package ondoc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // driver "sqlite"
+)
+
+// store is the connector's own small SQLite file: which patients are linked, the
+// appointments held back for patients who are not (yet), which appointments were sent
+// (so a hard delete can be sent as a cancellation), the answers given to ONDOC
+// bookings, and the events feed cursor. It keeps ids, times and visit payloads without
+// names or contacts.
+type store struct {
+	db *sql.DB
+}
+
+const storeSchema = `
+CREATE TABLE IF NOT EXISTS linked (patient_id TEXT PRIMARY KEY, linked_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS held (appt_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, start_unix INTEGER NOT NULL, payload BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS held_patient ON held(patient_id, start_unix);
+CREATE TABLE IF NOT EXISTS sent (appt_id TEXT PRIMARY KEY, patient_id TEXT NOT NULL, start_unix INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (booking_id TEXT PRIMARY KEY, result TEXT NOT NULL, mis_id TEXT NOT NULL DEFAULT '', reason_code TEXT NOT NULL DEFAULT '', answered INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+`
+
+func openStore(path string) (*store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("ondoc: cannot create the state folder for %s (check [service] state_dir and its permissions): %w", path, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		return nil, fmt.Errorf("ondoc: open state file %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(storeSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ondoc: prepare state file %s (delete it if it is damaged; links are learned again from ONDOC): %w", path, err)
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+func (s *store) isLinked(ctx context.Context, patientID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM linked WHERE patient_id = ?`, patientID).Scan(&n)
+	return n > 0, err
+}
+
+func (s *store) setLinked(ctx context.Context, patientID string, linked bool, at time.Time) error {
+	var err error
+	if linked {
+		_, err = s.db.ExecContext(ctx, `INSERT INTO linked(patient_id, linked_at) VALUES(?, ?) ON CONFLICT(patient_id) DO NOTHING`, patientID, at.Unix())
+	} else {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM linked WHERE patient_id = ?`, patientID)
+	}
+	return err
+}
+
+func (s *store) hold(ctx context.Context, apptID, patientID string, start time.Time, payload []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO held(appt_id, patient_id, start_unix, payload) VALUES(?, ?, ?, ?)
+		ON CONFLICT(appt_id) DO UPDATE SET patient_id = excluded.patient_id, start_unix = excluded.start_unix, payload = excluded.payload`,
+		apptID, patientID, start.Unix(), payload)
+	return err
+}
+
+func (s *store) unhold(ctx context.Context, apptID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM held WHERE appt_id = ?`, apptID)
+	return err
+}
+
+func (s *store) isHeld(ctx context.Context, apptID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM held WHERE appt_id = ?`, apptID).Scan(&n)
+	return n > 0, err
+}
+
+func (s *store) dropHeldOfPatient(ctx context.Context, patientID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM held WHERE patient_id = ?`, patientID)
+	return err
+}
+
+type heldVisit struct {
+	ApptID  string
+	Start   time.Time
+	Payload []byte
+}
+
+// heldOfLinked returns held appointments of linked patients starting at or after from.
+func (s *store) heldOfLinked(ctx context.Context, from time.Time) ([]heldVisit, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT h.appt_id, h.start_unix, h.payload FROM held h
+		JOIN linked l ON l.patient_id = h.patient_id WHERE h.start_unix >= ? ORDER BY h.start_unix, h.appt_id`, from.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []heldVisit
+	for rows.Next() {
+		var h heldVisit
+		var unix int64
+		if err := rows.Scan(&h.ApptID, &unix, &h.Payload); err != nil {
+			return nil, err
+		}
+		h.Start = time.Unix(unix, 0)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// purge drops held appointments that are already past and forgets old sent ones.
+func (s *store) purge(ctx context.Context, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM held WHERE start_unix < ?`, now.Unix()); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sent WHERE start_unix < ?`, now.AddDate(0, 0, -30).Unix()); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM answers WHERE at < ?`, now.AddDate(0, 0, -90).Unix())
+	return err
+}
+
+func (s *store) markSent(ctx context.Context, apptID, patientID string, start time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sent(appt_id, patient_id, start_unix) VALUES(?, ?, ?)
+		ON CONFLICT(appt_id) DO UPDATE SET patient_id = excluded.patient_id, start_unix = excluded.start_unix`, apptID, patientID, start.Unix())
+	return err
+}
+
+// sentPatient returns the patient an appointment was sent for, or "".
+func (s *store) sentPatient(ctx context.Context, apptID string) (string, error) {
+	var p string
+	err := s.db.QueryRowContext(ctx, `SELECT patient_id FROM sent WHERE appt_id = ?`, apptID).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return p, err
+}
+
+func (s *store) forgetSent(ctx context.Context, apptID string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sent WHERE appt_id = ?`, apptID)
+	return err
+}
+
+type answer struct {
+	Result, MisID, ReasonCode string
+	Answered                  bool
+}
+
+func (s *store) answer(ctx context.Context, bookingID string) (*answer, error) {
+	var a answer
+	var answered int
+	err := s.db.QueryRowContext(ctx, `SELECT result, mis_id, reason_code, answered FROM answers WHERE booking_id = ?`, bookingID).
+		Scan(&a.Result, &a.MisID, &a.ReasonCode, &answered)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	a.Answered = answered != 0
+	return &a, err
+}
+
+func (s *store) saveAnswer(ctx context.Context, bookingID string, a answer, now time.Time) error {
+	ans := 0
+	if a.Answered {
+		ans = 1
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO answers(booking_id, result, mis_id, reason_code, answered, at) VALUES(?, ?, ?, ?, ?, ?)
+		ON CONFLICT(booking_id) DO UPDATE SET result = excluded.result, mis_id = excluded.mis_id, reason_code = excluded.reason_code, answered = excluded.answered`,
+		bookingID, a.Result, a.MisID, a.ReasonCode, ans, now.Unix())
+	return err
+}
+
+func (s *store) get(ctx context.Context, k string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT v FROM kv WHERE k = ?`, k).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+func (s *store) set(ctx context.Context, k, v string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO kv(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, k, v)
+	return err
+}

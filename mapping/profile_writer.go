@@ -1,0 +1,115 @@
+package mapping
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"medsync/connectors"
+)
+
+// Writer runs a profile's write.* statements (bookings from ONDOC, staff-list imports,
+// …) against the MIS. It implements connectors.MISWriter. Statement names are given
+// with or without the "write." prefix: Has("booking") and Has("write.booking") are the
+// same.
+type Writer struct {
+	db      *sql.DB
+	dialect string
+	p       *Profile
+}
+
+var _ connectors.MISWriter = (*Writer)(nil)
+
+// NewWriter returns a writer over the profile's write statements for dialect, or nil
+// when the profile declares none (medsync is read-only by default). A nil *Writer is
+// safe: Has reports false and Tx fails.
+func NewWriter(db *sql.DB, dialect string, p *Profile) connectors.MISWriter {
+	if db == nil || p == nil || !p.HasWrites(dialect) {
+		return nil
+	}
+	return &Writer{db: db, dialect: dialect, p: p}
+}
+
+func writeName(name string) string {
+	if strings.HasPrefix(name, "write.") {
+		return name
+	}
+	return "write." + name
+}
+
+// Has reports whether the profile declares the named write statement.
+func (w *Writer) Has(name string) bool {
+	if w == nil {
+		return false
+	}
+	_, ok := w.p.stmts[w.dialect][writeName(name)]
+	return ok
+}
+
+// Tx runs fn in one MIS transaction: committed when fn returns nil, rolled back
+// otherwise (and when fn panics).
+func (w *Writer) Tx(ctx context.Context, fn func(tx connectors.MISTx) error) (err error) {
+	if w == nil {
+		return fmt.Errorf("the MIS profile declares no write statements: medsync is read-only for this MIS")
+	}
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("profile %s: begin MIS transaction: %w", w.p.Name, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(&writerTx{w: w, tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("profile %s: commit MIS transaction: %w", w.p.Name, err)
+	}
+	committed = true
+	return nil
+}
+
+type writerTx struct {
+	w  *Writer
+	tx *sql.Tx
+}
+
+func (t *writerTx) render(name string, params map[string]any) (ProfileStatement, string, []any, error) {
+	st, err := t.w.p.statement(t.w.dialect, writeName(name))
+	if err != nil {
+		return st, "", nil, err
+	}
+	q, args, err := RenderSQL(t.w.dialect, st.SQL, params)
+	if err != nil {
+		return st, "", nil, fmt.Errorf("profile %s: %s (%s line %d): %w", t.w.p.Name, st.Name, st.File, st.Line, err)
+	}
+	return st, q, args, nil
+}
+
+func (t *writerTx) Exec(ctx context.Context, name string, params map[string]any) (sql.Result, error) {
+	st, q, args, err := t.render(name, params)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %s (%s line %d): %w", t.w.p.Name, st.Name, st.File, st.Line, err)
+	}
+	return res, nil
+}
+
+func (t *writerTx) Query(ctx context.Context, name string, params map[string]any) (*sql.Rows, error) {
+	st, q, args, err := t.render(name, params)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %s (%s line %d): %w", t.w.p.Name, st.Name, st.File, st.Line, err)
+	}
+	return rows, nil
+}

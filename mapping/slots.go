@@ -1,0 +1,217 @@
+package mapping
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"medsync/mapping/convert"
+)
+
+// Interval is a span of time [Start, End) a doctor is busy.
+type Interval struct {
+	Start, End time.Time
+}
+
+// SlotNamespace is the UUID namespace slot IDs are derived in (a SHA-1 name-based UUID
+// of doctor and start). It never changes: external systems keep slot IDs.
+var SlotNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://medsync/slot"))
+
+// SlotID returns the stable GUID of a doctor's slot starting at start.
+func SlotID(doctorID string, start time.Time) string {
+	return uuid.NewSHA1(SlotNamespace, []byte(doctorID+"|"+start.UTC().Format(time.RFC3339))).String()
+}
+
+// DeriveSlots cuts a shift into cells of shift.SlotMinutes (30 when unset) from its
+// start to its end. Cells do not cross the break: the part before the break is cut
+// from the shift's start, the part after it from the break's end, and a cell that would
+// run past the break or the shift's end is left out. Cells starting before from are
+// left out (no slots in the past). A cell overlapping any busy interval is not free.
+func DeriveSlots(shift *Shift, busy []Interval, from time.Time) []*Slot {
+	step := time.Duration(shift.SlotMinutes) * time.Minute
+	if step <= 0 {
+		step = 30 * time.Minute
+	}
+	type span struct{ from, to time.Time }
+	spans := []span{{shift.Start, shift.End}}
+	if shift.BreakStart != nil && shift.BreakEnd != nil && shift.BreakEnd.After(*shift.BreakStart) {
+		spans = []span{{shift.Start, *shift.BreakStart}, {*shift.BreakEnd, shift.End}}
+	}
+	var out []*Slot
+	for _, sp := range spans {
+		for t := sp.from; !t.Add(step).After(sp.to); t = t.Add(step) {
+			if t.Before(from) {
+				continue
+			}
+			end := t.Add(step)
+			out = append(out, &Slot{
+				ID:       SlotID(shift.DoctorID, t),
+				DoctorID: shift.DoctorID,
+				BranchID: shift.BranchID,
+				ShiftID:  shift.ID,
+				Start:    t,
+				End:      end,
+				Free:     !overlapsAny(t, end, busy),
+				Room:     shift.Room,
+			})
+		}
+	}
+	return out
+}
+
+func overlapsAny(start, end time.Time, busy []Interval) bool {
+	for _, b := range busy {
+		if b.End.Equal(b.Start) {
+			// A zero-length appointment still occupies the cell it starts in.
+			if !b.Start.Before(start) && b.Start.Before(end) {
+				return true
+			}
+			continue
+		}
+		if b.Start.Before(end) && b.End.After(start) {
+			return true
+		}
+	}
+	return false
+}
+
+// busyEntry is one row of slot.busy, kept as local date and times until the shift it
+// belongs to gives it a zone.
+type busyEntry struct {
+	start, end time.Duration
+	wholeDay   bool // the row's times could not be read: the doctor's day counts as busy
+}
+
+// readSlots derives slots from shift.rows and slot.busy. slot.busy is read first and
+// held in memory (one small entry per busy appointment in the window), then shifts are
+// streamed and cut into slots one at a time.
+func (s *Source) readSlots(ctx context.Context, w Window, fn func(Item) error, skip func(Skip)) error {
+	skip = s.skipper(skip)
+	shiftSt, err := s.p.statement(s.dialect, EntityShift+".rows")
+	if err != nil {
+		return fmt.Errorf("slots are derived from shifts: %w", err)
+	}
+	busySt, err := s.p.statement(s.dialect, "slot.busy")
+	if err != nil {
+		return fmt.Errorf("slots need the busy times of appointments: %w", err)
+	}
+	params := s.windowParams(w)
+	busy, err := s.readBusy(ctx, busySt, params, skip)
+	if err != nil {
+		return err
+	}
+	from := s.opt.Now()
+	if from.Before(w.From) {
+		from = w.From
+	}
+	seen := map[string]bool{}
+	return s.read(ctx, EntityShift, shiftSt, params, nil, func(it Item) error {
+		sh := it.Record.(*Shift)
+		loc := sh.Start.Location()
+		day := convert.FromTime(sh.Start)
+		var intervals []Interval
+		for _, b := range busy[sh.DoctorID+"|"+day.String()] {
+			if b.wholeDay {
+				intervals = append(intervals, Interval{Start: sh.Start, End: sh.End})
+				continue
+			}
+			bs, err1 := convert.LocalTime(day, b.start, loc)
+			be, err2 := convert.LocalTime(day, b.end, loc)
+			if err1 != nil || err2 != nil {
+				intervals = append(intervals, Interval{Start: sh.Start, End: sh.End})
+				continue
+			}
+			intervals = append(intervals, Interval{Start: bs, End: be})
+		}
+		for _, sl := range DeriveSlots(sh, intervals, from) {
+			if seen[sl.ID] {
+				skip(Skip{Entity: EntitySlot, Key: sl.ID, Problem: fmt.Sprintf("shift %s overlaps another shift of doctor %s at %s; the first shift's slot is used",
+					sh.ID, sh.DoctorID, sl.Start.Format(time.RFC3339))})
+				continue
+			}
+			seen[sl.ID] = true
+			if err := fn(Item{Record: sl}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(sk Skip) {
+		sk.Problem = "shift " + sk.Key + ": " + sk.Problem
+		sk.Entity, sk.Key = EntitySlot, ""
+		skip(sk)
+	})
+}
+
+// readBusy reads slot.busy into doctor|date → busy entries. The [appointment]
+// section's converters apply to its date, start_time and end_time.
+func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[string]any, skip func(Skip)) (map[string][]busyEntry, error) {
+	rows, cancel, err := s.query(ctx, st, params)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	defer rows.Close()
+	idx, err := s.columnIndex(st, rows, busyContract)
+	if err != nil {
+		return nil, err
+	}
+	conv := s.p.entity(EntityAppointment).converters
+	vals := make([]any, len(busyContract))
+	dest := make([]any, len(busyContract))
+	for i := range busyContract {
+		dest[idx[i]] = &vals[i]
+	}
+	out := map[string][]busyEntry{}
+	n := 0
+	for rows.Next() {
+		n++
+		if err := rows.Scan(dest...); err != nil {
+			return nil, s.stmtErr(st, err)
+		}
+		doctor, _ := rawText(vals[0])
+		if doctor == "" || vals[1] == nil {
+			skip(Skip{Entity: EntitySlot, Row: n, Problem: "slot.busy: a row without doctor_id or date is ignored"})
+			continue
+		}
+		day, err := decodeDate(vals[1], conv["date"])
+		if err != nil {
+			skip(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("slot.busy: doctor %s: date: %v", doctor, err)})
+			continue
+		}
+		var e busyEntry
+		var err1, err2 error
+		if vals[2] == nil || vals[3] == nil {
+			err1 = fmt.Errorf("start_time or end_time is empty")
+		} else {
+			e.start, err1 = decodeTime(vals[2], conv["start_time"])
+			e.end, err2 = decodeTime(vals[3], conv["end_time"])
+		}
+		if err1 == nil && err2 == nil && e.end < e.start {
+			err1 = fmt.Errorf("ends (%s) before it starts (%s)", clock(e.end), clock(e.start))
+		}
+		if err1 != nil || err2 != nil {
+			// Unreadable busy time: keep the whole day busy rather than offer a slot
+			// that may be taken.
+			e.wholeDay = true
+			skip(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("slot.busy: doctor %s on %s: %v; no free slots are offered that day",
+				doctor, day, firstErr(err1, err2))})
+		}
+		k := doctor + "|" + day.String()
+		out[k] = append(out[k], e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.stmtErr(st, err)
+	}
+	return out, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}

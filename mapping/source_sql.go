@@ -1,0 +1,398 @@
+package mapping
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"medsync/mapping/convert"
+)
+
+// SourceOptions tune a Source.
+type SourceOptions struct {
+	// Zone is the service zone: the zone of the poll window's midnights and of every
+	// branch whose timezone column is NULL. Default: time.Local.
+	Zone *time.Location
+	// QueryTimeout bounds each statement, including streaming its rows. 0: no limit
+	// beyond the caller's context.
+	QueryTimeout time.Duration
+	// Charset of the MIS text: "utf-8" (default; a value that is not valid UTF-8 skips
+	// its row) or "cp1251" (text that is not valid UTF-8 is decoded as Windows-1251).
+	Charset string
+	// Now is the clock slots are cut at (no slots in the past). Default: time.Now.
+	Now func() time.Time
+	// Logger receives one line per dropped optional value when Warn is nil, and one line
+	// per skipped row when a read's skip callback is nil. Default: slog.Default().
+	Logger *slog.Logger
+	// Warn, when set, receives optional values that were dropped from a record that was
+	// otherwise kept (an invalid phone, e-mail, СНИЛС, ОМС or sex code).
+	Warn func(Skip)
+}
+
+// Source reads canonical records from a MIS database through a profile. It implements
+// Reader. A Source is safe for concurrent use.
+type Source struct {
+	db      *sql.DB
+	dialect string
+	p       *Profile
+	opt     SourceOptions
+}
+
+var _ Reader = (*Source)(nil)
+
+// NewSource returns a Reader over db (opened with OpenDB) using the statements of
+// profile p for dialect.
+func NewSource(db *sql.DB, dialect string, p *Profile, opt SourceOptions) *Source {
+	if opt.Zone == nil {
+		opt.Zone = time.Local
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	opt.Charset = strings.ToLower(strings.ReplaceAll(opt.Charset, "-", ""))
+	return &Source{db: db, dialect: dialect, p: p, opt: opt}
+}
+
+// Windowed reports whether entity is read inside the poll window (shifts,
+// appointments, slots).
+func (s *Source) Windowed(entity string) bool { return windowedEntity(entity) }
+
+// HasVersions reports whether the profile declares <entity>.versions for the dialect.
+func (s *Source) HasVersions(entity string) bool {
+	_, ok := s.p.stmts[s.dialect][entity+".versions"]
+	return ok
+}
+
+// windowParams are the named parameters every read statement may use.
+func (s *Source) windowParams(w Window) map[string]any {
+	from, to := w.From.In(s.opt.Zone), w.To.In(s.opt.Zone)
+	fd, td := convert.FromTime(from), convert.FromTime(to)
+	return map[string]any{
+		"from":      from,
+		"to":        to,
+		"from_date": fd.String(),
+		"to_date":   td.String(),
+		"from_ole":  convert.ToOLE(fd),
+		"to_ole":    convert.ToOLE(td),
+	}
+}
+
+// query renders and runs a statement; the caller closes the rows and calls cancel.
+func (s *Source) query(ctx context.Context, st ProfileStatement, params map[string]any) (*sql.Rows, context.CancelFunc, error) {
+	q, args, err := RenderSQL(s.dialect, st.SQL, params)
+	if err != nil {
+		return nil, nil, fmt.Errorf("profile %s: %s (%s line %d): %w", s.p.Name, st.Name, st.File, st.Line, err)
+	}
+	cancel := context.CancelFunc(func() {})
+	if s.opt.QueryTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, s.opt.QueryTimeout)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		cancel()
+		return nil, nil, s.stmtErr(st, err)
+	}
+	return rows, cancel, nil
+}
+
+func (s *Source) stmtErr(st ProfileStatement, err error) error {
+	hint := ""
+	if errors.Is(err, context.DeadlineExceeded) && s.opt.QueryTimeout > 0 {
+		hint = fmt.Sprintf(" (the query timeout is %s: check the indexes the statement's WHERE needs, or raise it)", s.opt.QueryTimeout)
+	}
+	return fmt.Errorf("profile %s: %s (%s line %d, dialect %s): %w%s", s.p.Name, st.Name, st.File, st.Line, s.dialect, err, hint)
+}
+
+// columnIndex maps the contract's columns to the result's columns. A column the
+// contract does not have, or a contract column the result lacks, is an error.
+func (s *Source) columnIndex(st ProfileStatement, rows *sql.Rows, cols []column) ([]int, error) {
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, s.stmtErr(st, err)
+	}
+	idx := make([]int, len(cols))
+	for i := range idx {
+		idx[i] = -1
+	}
+	entity, _, _ := strings.Cut(st.Name, ".")
+	for j, n := range names {
+		ln := strings.ToLower(strings.TrimSpace(n))
+		found := false
+		for i, c := range cols {
+			if c.name == ln {
+				if idx[i] >= 0 {
+					return nil, fmt.Errorf("profile %s: %s (%s line %d): column %q is returned twice", s.p.Name, st.Name, st.File, st.Line, n)
+				}
+				idx[i] = j
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("profile %s: %s (%s line %d): returns column %q, which the %s contract does not have (expected: %s); alias the MIS columns to the canonical names",
+				s.p.Name, st.Name, st.File, st.Line, n, entity, columnNames(cols))
+		}
+	}
+	for i, c := range cols {
+		if idx[i] < 0 {
+			return nil, fmt.Errorf("profile %s: %s (%s line %d): does not return column %q (expected: %s); add it, as NULL if the MIS has no such value",
+				s.p.Name, st.Name, st.File, st.Line, c.name, columnNames(cols))
+		}
+	}
+	return idx, nil
+}
+
+// ScanVersions streams (key, version) pairs from <entity>.versions. It does not
+// de-duplicate keys; rows whose key or version is NULL are left out.
+func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn func(key, version string) error) error {
+	st, err := s.p.statement(s.dialect, entity+".versions")
+	if err != nil {
+		return err
+	}
+	rows, cancel, err := s.query(ctx, st, s.windowParams(w))
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer rows.Close()
+	idx, err := s.columnIndex(st, rows, versionsContract)
+	if err != nil {
+		return err
+	}
+	var key, ver sql.RawBytes
+	dest := make([]any, 2)
+	dest[idx[0]], dest[idx[1]] = &key, &ver
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return s.stmtErr(st, err)
+		}
+		if key == nil || ver == nil {
+			continue
+		}
+		if err := fn(string(key), string(ver)); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.stmtErr(st, err)
+	}
+	return nil
+}
+
+// ReadAll streams full records of entity from <entity>.rows (inside w when windowed).
+// For "slot" it derives slots from shift.rows and slot.busy.
+func (s *Source) ReadAll(ctx context.Context, entity string, w Window, fn func(Item) error, skip func(Skip)) error {
+	if entity == EntitySlot {
+		return s.readSlots(ctx, w, fn, skip)
+	}
+	st, err := s.p.statement(s.dialect, entity+".rows")
+	if err != nil {
+		return err
+	}
+	return s.read(ctx, entity, st, s.windowParams(w), nil, fn, s.skipper(skip))
+}
+
+// ReadKeys streams full records for keys from <entity>.by_keys, KeysChunk keys per
+// query. An entity that is not windowed and has no by_keys is read with <entity>.rows
+// and filtered. Slots have no MIS key: ReadKeys("slot") returns nothing, and a slot
+// that vanished counts as deleted only when the shift read it came from succeeded.
+func (s *Source) ReadKeys(ctx context.Context, entity string, keys []string, fn func(Item) error, skip func(Skip)) error {
+	if entity == EntitySlot || len(keys) == 0 {
+		return nil
+	}
+	sk := s.skipper(skip)
+	st, err := s.p.statement(s.dialect, entity+".by_keys")
+	if err != nil {
+		if windowedEntity(entity) {
+			return err
+		}
+		rowsSt, err2 := s.p.statement(s.dialect, entity+".rows")
+		if err2 != nil {
+			return err2
+		}
+		want := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			want[k] = true
+		}
+		return s.read(ctx, entity, rowsSt, s.windowParams(Window{}), want, fn, sk)
+	}
+	seen := map[string]bool{}
+	for start := 0; start < len(keys); start += KeysChunk {
+		chunk := keys[start:min(start+KeysChunk, len(keys))]
+		params := s.windowParams(Window{})
+		params["keys"] = chunk
+		if err := s.readSeen(ctx, entity, st, params, nil, seen, fn, sk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Source) skipper(skip func(Skip)) func(Skip) {
+	if skip != nil {
+		return skip
+	}
+	return func(sk Skip) {
+		s.opt.Logger.Warn("mis row skipped", "profile", s.p.Name, "entity", sk.Entity, "key", sk.Key, "row", sk.Row, "problem", sk.Problem)
+	}
+}
+
+func (s *Source) warn(sk Skip) {
+	if s.opt.Warn != nil {
+		s.opt.Warn(sk)
+		return
+	}
+	s.opt.Logger.Warn("mis value dropped", "profile", s.p.Name, "entity", sk.Entity, "key", sk.Key, "row", sk.Row, "problem", sk.Problem)
+}
+
+func (s *Source) read(ctx context.Context, entity string, st ProfileStatement, params map[string]any, only map[string]bool, fn func(Item) error, skip func(Skip)) error {
+	return s.readSeen(ctx, entity, st, params, only, map[string]bool{}, fn, skip)
+}
+
+// readSeen runs one full-row statement; seen holds the keys already emitted (a second
+// row with the same key is skipped).
+func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatement, params map[string]any, only, seen map[string]bool, fn func(Item) error, skip func(Skip)) error {
+	cols, ok := contractColumns(entity)
+	if !ok {
+		return fmt.Errorf("profile %s: unknown entity %q", s.p.Name, entity)
+	}
+	var zones *zoneTable
+	if entity == EntityShift || entity == EntityAppointment {
+		z, err := s.branchZones(ctx)
+		if err != nil {
+			return err
+		}
+		zones = z
+	}
+	rows, cancel, err := s.query(ctx, st, params)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer rows.Close()
+	idx, err := s.columnIndex(st, rows, cols)
+	if err != nil {
+		return err
+	}
+	rr := newRowReader(s, entity, cols, idx)
+	n := 0
+	for rows.Next() {
+		n++
+		if err := rows.Scan(rr.dest...); err != nil {
+			return s.stmtErr(st, err)
+		}
+		rr.reset(n)
+		rec := rr.build(zones)
+		if rr.problem != "" {
+			skip(Skip{Entity: entity, Key: rr.key, Row: n, Problem: rr.problem})
+			continue
+		}
+		key := rec.RecordKey()
+		if only != nil && !only[key] {
+			continue
+		}
+		if seen[key] {
+			skip(Skip{Entity: entity, Key: key, Row: n, Problem: "duplicate key: the statement returned this key more than once; the first row is used"})
+			continue
+		}
+		seen[key] = true
+		for _, w := range rr.warnings {
+			s.warn(Skip{Entity: entity, Key: key, Row: n, Problem: w})
+		}
+		if err := fn(Item{Record: rec}); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.stmtErr(st, err)
+	}
+	return nil
+}
+
+// zoneTable gives each branch's zone; branches whose zone could not be read are
+// listed in bad.
+type zoneTable struct {
+	zones map[string]*time.Location
+	bad   map[string]string
+}
+
+// branchZones reads branch.rows (a small statement) to learn each branch's zone. A
+// profile without branch.rows puts every branch in the service zone.
+func (s *Source) branchZones(ctx context.Context) (*zoneTable, error) {
+	zt := &zoneTable{zones: map[string]*time.Location{}, bad: map[string]string{}}
+	st, ok := s.p.stmts[s.dialect][EntityBranch+".rows"]
+	if !ok {
+		return zt, nil
+	}
+	err := s.read(ctx, EntityBranch, st, s.windowParams(Window{}), nil, func(it Item) error {
+		b := it.Record.(*Branch)
+		if b.TimeZone == s.opt.Zone.String() {
+			zt.zones[b.ID] = s.opt.Zone
+			return nil
+		}
+		loc, err := convert.LoadZone(b.TimeZone)
+		if err != nil {
+			zt.bad[b.ID] = err.Error()
+			return nil
+		}
+		zt.zones[b.ID] = loc
+		return nil
+	}, func(sk Skip) {
+		if sk.Key != "" {
+			zt.bad[sk.Key] = sk.Problem
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return zt, nil
+}
+
+func (z *zoneTable) zone(branchID string, def *time.Location) (*time.Location, error) {
+	if z == nil {
+		return def, nil
+	}
+	if loc, ok := z.zones[branchID]; ok {
+		return loc, nil
+	}
+	if p, bad := z.bad[branchID]; bad {
+		return nil, fmt.Errorf("branch %s could not be read (%s), so its local times have no zone", branchID, p)
+	}
+	return def, nil
+}
+
+// sortedList splits a comma-separated list, dropping blanks, sorted for a stable
+// fingerprint.
+func sortedList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	out := parts[:0]
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, errA := strconv.ParseInt(out[i], 10, 64)
+		b, errB := strconv.ParseInt(out[j], 10, 64)
+		if errA == nil && errB == nil {
+			return a < b
+		}
+		return out[i] < out[j]
+	})
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"medsync/connectors"
+)
+
+// Show renders the effective configuration as ini text, defaults filled in, with the
+// MIS password and every secret connector option masked as ******. It is what
+// `medsync config show` prints.
+func (c *Config) Show() string {
+	var b strings.Builder
+	kv := func(k string, v any) { fmt.Fprintf(&b, "%s = %v\n", k, v) }
+	fmt.Fprintf(&b, "; effective configuration of %s (defaults filled in, secrets masked)\n\n", c.File)
+
+	s := c.Service
+	b.WriteString("[service]\n")
+	kv("name", s.Name)
+	kv("display_name", s.DisplayName)
+	if s.Schedule != "" {
+		kv("schedule", s.Schedule)
+	} else {
+		kv("interval", s.Interval)
+	}
+	kv("timezone", s.Timezone)
+	kv("state_dir", s.StateDir)
+	kv("log_dir", s.LogDir)
+	kv("log_level", strings.ToLower(s.LogLevel.String()))
+	kv("log_max_size_mb", s.LogMaxSizeMB)
+	kv("log_max_files", s.LogMaxFiles)
+	kv("status_listen", s.StatusListen)
+
+	m := c.MIS
+	dsn, _ := maskDSN(m.Driver, m.DSN)
+	b.WriteString("\n[mis]\n")
+	kv("driver", m.Driver)
+	kv("dsn", dsn)
+	kv("profile", m.Profile)
+	kv("days_back", m.DaysBack)
+	kv("days_ahead", m.DaysAhead)
+	kv("query_timeout", fmtDuration(m.QueryTimeout))
+	kv("charset", m.Charset)
+	kv("full_read_every", fmtDuration(m.FullReadEvery))
+
+	b.WriteString("\n[guard]\n")
+	kv("max_delete_share", strconv.FormatFloat(c.Guard.MaxDeleteShare, 'f', -1, 64))
+	kv("min_delete_count", c.Guard.MinDeleteCount)
+
+	b.WriteString("\n[dispatch]\n")
+	kv("backoff_initial", fmtDuration(c.Dispatch.BackoffInitial))
+	kv("backoff_max", fmtDuration(c.Dispatch.BackoffMax))
+	kv("max_attempts", c.Dispatch.MaxAttempts)
+
+	for _, cc := range c.Connectors {
+		fmt.Fprintf(&b, "\n[connector.%s]\n", cc.Name)
+		kv("type", cc.Type)
+		kv("enabled", cc.Enabled)
+		kv("entities", strings.Join(cc.Entities, ", "))
+		kv("batch_size", cc.BatchSize)
+		for _, o := range cc.Spec.Options {
+			keys := []string{o.Name}
+			if o.Pattern {
+				keys = patternKeys(cc.Values, o.Name)
+			}
+			for _, k := range keys {
+				v := cc.Values.String(k)
+				if o.Secret && v != "" {
+					v = mask
+				}
+				kv(k, v)
+			}
+		}
+	}
+	return b.String()
+}
+
+// patternKeys lists the keys present in v that match the glob pattern.
+func patternKeys(v *connectors.Values, pattern string) []string {
+	var out []string
+	for _, k := range v.Keys("") {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(k)); ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Secrets returns every secret value in cfg — the MIS password (raw and
+// percent-decoded) and the values of connector options marked Secret — deduplicated
+// and longest first, so that a log redactor replacing them in order never leaves part
+// of a longer secret behind.
+func Secrets(cfg *Config) []string {
+	set := map[string]bool{}
+	_, pw := maskDSN(cfg.MIS.Driver, cfg.MIS.DSN)
+	for _, s := range pw {
+		set[s] = true
+	}
+	for _, cc := range cfg.Connectors {
+		for _, o := range cc.Spec.Options {
+			if !o.Secret {
+				continue
+			}
+			keys := []string{o.Name}
+			if o.Pattern {
+				keys = patternKeys(cc.Values, o.Name)
+			}
+			for _, k := range keys {
+				if v := cc.Values.String(k); v != "" {
+					set[v] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if len(out[i]) != len(out[j]) {
+			return len(out[i]) > len(out[j])
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+// fmtDuration writes d as it would be typed: 10m, 24h, 1h30m, 1.5s.
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
