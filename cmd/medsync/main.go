@@ -45,6 +45,10 @@ Verbs:
 Options:
 `
 
+// verbs maps a verb to its implementation. Each file of this package adds its verbs
+// in init(), so that adding a verb never edits a shared switch.
+var verbs = map[string]func(ctx context.Context, c *cli, args []string) error{}
+
 type exitError struct {
 	code int
 	err  error
@@ -79,23 +83,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	env := &cli{cfgPath: resolveConfig(*cfgPath), stdout: stdout, stderr: stderr}
 	var err error
-	switch verb {
-	case "run":
-		err = env.run(ctx)
-	case "once":
-		err = env.once(ctx)
-	case "demo":
-		err = env.demo(ctx, rest)
-	case "dlq":
-		err = env.dlq(ctx, rest)
-	case "deletions":
-		err = env.deletions(ctx, rest)
-	case "config":
-		err = env.config(rest)
-	case "version":
+	switch {
+	case verb == "version":
 		fmt.Fprintln(stdout, "medsync", version)
-	case "help", "-h", "--help":
+	case verb == "help" || verb == "-h" || verb == "--help":
 		fs.Usage()
+	case verbs[verb] != nil:
+		err = verbs[verb](ctx, env, rest)
 	default:
 		fmt.Fprintf(stderr, "medsync: unknown verb %q\n\n", verb)
 		fs.Usage()

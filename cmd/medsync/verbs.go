@@ -20,6 +20,15 @@ import (
 	"medsync/service/store"
 )
 
+func init() {
+	verbs["run"] = func(ctx context.Context, c *cli, _ []string) error { return c.run(ctx) }
+	verbs["once"] = func(ctx context.Context, c *cli, _ []string) error { return c.once(ctx) }
+	verbs["demo"] = func(ctx context.Context, c *cli, args []string) error { return c.demo(ctx, args) }
+	verbs["dlq"] = func(ctx context.Context, c *cli, args []string) error { return c.dlq(ctx, args) }
+	verbs["deletions"] = func(ctx context.Context, c *cli, args []string) error { return c.deletions(ctx, args) }
+	verbs["config"] = func(_ context.Context, c *cli, args []string) error { return c.config(args) }
+}
+
 type cli struct {
 	cfgPath        string
 	stdout, stderr io.Writer
