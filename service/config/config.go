@@ -365,7 +365,10 @@ func Load(file string) (*Config, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: config file not found; copy the sample config.ini next to medsync and edit it", abs)
 		}
-		return nil, fmt.Errorf("%s: cannot be read as an ini file: %v", abs, err)
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%s: cannot be read (%v); give the account medsync runs as read access to it", abs, err)
+		}
+		return nil, fmt.Errorf("%s: cannot be read as an ini file: %s; each line must be a [section], a key = value, or a comment starting with ;", abs, strings.TrimSpace(err.Error()))
 	}
 	l := &loader{file: abs}
 	cfg := &Config{File: abs, Dir: filepath.Dir(abs)}
@@ -388,6 +391,10 @@ func Load(file string) (*Config, error) {
 		case strings.HasPrefix(lower, "connector."):
 			connSecs = append(connSecs, sec)
 		default:
+			if pre, rest, ok := strings.Cut(name, "."); ok && distance(strings.ToLower(pre), "connector") <= 2 {
+				l.errf(name, "", "unknown section; did you mean %q?", "connector."+rest)
+				continue
+			}
 			l.errf(name, "", "%s", unknownMsg("section", name, sectionNames))
 		}
 	}
@@ -580,6 +587,9 @@ func (cfg *Config) loadConnectors(l *loader, secs []*ini.Section) {
 		for k, v := range s.vals {
 			vals[k] = v
 		}
+		// A switched-off section may stay incomplete: its required keys are not asked for.
+		off, _ := connectors.NewValues(cfg.File, secName, vals).Bool("enabled")
+		disabled := s.has("enabled") && !off
 		for _, o := range opts {
 			if o.Pattern {
 				continue
@@ -587,7 +597,7 @@ func (cfg *Config) loadConnectors(l *loader, secs []*ini.Section) {
 			if _, ok := vals[o.Name]; ok {
 				continue
 			}
-			if o.Required {
+			if o.Required && !disabled {
 				help := ""
 				if o.Help != "" {
 					help = " (" + o.Help + ")"

@@ -75,12 +75,14 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown connector type close", minimal + "[connector.out]\ntype = fiel\n", []string{"did you mean \"file\"? registered types: file, testpeer"}},
 		{"connector unknown key", minimal + "[connector.file]\npaht = x.jsonl\n", []string{"[connector.file] paht: unknown key; did you mean \"path\"?"}},
 		{"connector required option", minimal + "[connector.testpeer]\ntoken = t\n", []string{"[connector.testpeer] server: is required for connector type testpeer (peer URL)"}},
+		{"disabled connector keeps unknown-key check", minimal + "[connector.testpeer]\nenabled = false\nsevrer = x\n", []string{"[connector.testpeer] sevrer: unknown key; did you mean \"server\"?"}},
 		{"connector bad bool", minimal + "[connector.file]\nenabled = maybe\n", []string{"[connector.file] enabled: \"maybe\" is not true or false"}},
 		{"connector batch size", minimal + "[connector.file]\nbatch_size = 0\n", []string{"[connector.file] batch_size: 0 is out of range 1..10000"}},
 		{"connector unknown entity", minimal + "[connector.file]\nentities = doctr\n", []string{"[connector.file] entities: unknown entity \"doctr\"; did you mean \"doctor\"?"}},
 		{"connector entity not taken", minimal + "[connector.testpeer]\nserver = x\nentities = patient\n", []string{"[connector.testpeer] entities: connector type testpeer does not take entity \"patient\"; it takes: doctor, slot, appointment"}},
 		{"connector bad name", minimal + "[connector.my file]\ntype = file\n", []string{"connector name \"my file\" may hold only"}},
 		{"unknown section", minimal + "[servise]\n", []string{"[servise] unknown section; did you mean \"service\"?"}},
+		{"misspelt connector section", minimal + "[conector.file]\n", []string{"[conector.file] unknown section; did you mean \"connector.file\"?"}},
 		{"key outside section", "interval = 5\n" + minimal, []string{"key \"interval\" is outside any section"}},
 		{"key twice", "[mis]\ndriver = sqlite\ndriver = postgres\ndsn = x\n", []string{"[mis] driver: is set 2 times"}},
 		{"env unset", "[mis]\ndriver = postgres\ndsn = postgres://u:${env:MEDSYNC_TEST_UNSET}@h/db\n", []string{"[mis] dsn: environment variable MEDSYNC_TEST_UNSET is not set"}},
@@ -204,7 +206,7 @@ enabled = no
 [connector.file]
 path = C:\medsync\out\events.jsonl
 `
-	p := write(t, strings.ReplaceAll(text, "\n", "\r\n"))
+	p := write(t, "\ufeff"+strings.ReplaceAll(text, "\n", "\r\n")) // as Notepad saves it: BOM and CRLF
 	cfg, err := Load(p)
 	if err != nil {
 		t.Fatal(err)
@@ -282,6 +284,16 @@ func TestScheduleInServiceZone(t *testing.T) {
 	}
 	if next := every.Schedule().Next(from); !next.Equal(from.Add(2 * time.Minute)) {
 		t.Errorf("@every 2m: next = %v", next)
+	}
+}
+
+func TestDisabledConnectorMayBeIncomplete(t *testing.T) {
+	cfg, err := Load(write(t, minimal+"[connector.testpeer]\nenabled = false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Connectors) != 1 || cfg.Connectors[0].Enabled || len(cfg.Enabled()) != 0 {
+		t.Errorf("connectors: %+v", cfg.Connectors)
 	}
 }
 
@@ -386,11 +398,14 @@ func TestFmtDuration(t *testing.T) {
 }
 
 func TestNotIni(t *testing.T) {
-	for _, text := range []string{"[mis\ndriver = sqlite\n", "[mis]\ndriver sqlite\n"} {
-		_, err := Load(write(t, text))
-		if err == nil || !strings.Contains(err.Error(), "config.ini: ") {
-			t.Errorf("%q: got %v", text, err)
+	tests := []struct{ text, want string }{
+		{"[mis\ndriver = sqlite\n", "config.ini: cannot be read as an ini file: unclosed section: [mis; each line must be"},
+		{"[mis]\ndriver sqlite\n", "config.ini: cannot be read as an ini file: key-value delimiter not found: driver sqlite; each line must be"},
+	}
+	for _, tt := range tests {
+		_, err := Load(write(t, tt.text))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: got %v, want %q", tt.text, err, tt.want)
 		}
-		t.Log(err)
 	}
 }
