@@ -172,12 +172,12 @@ func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[s
 		}
 		doctor, _ := rawText(vals[0])
 		if doctor == "" || vals[1] == nil {
-			skip(Skip{Entity: EntitySlot, Row: n, Problem: "slot.busy: a row without doctor_id or date is ignored"})
+			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: "slot.busy: a row without doctor_id or date is ignored"})
 			continue
 		}
 		day, err := decodeDate(vals[1], conv["date"])
 		if err != nil {
-			skip(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("slot.busy: doctor %s: date: %v", doctor, err)})
+			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("slot.busy: doctor %s: date: %v", doctor, err)})
 			continue
 		}
 		var e busyEntry
@@ -195,7 +195,7 @@ func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[s
 			// Unreadable busy time: keep the whole day busy rather than offer a slot
 			// that may be taken.
 			e.wholeDay = true
-			skip(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("slot.busy: doctor %s on %s: %v; no free slots are offered that day",
+			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("slot.busy: doctor %s on %s: %v; no free slots are offered that day",
 				doctor, day, firstErr(err1, err2))})
 		}
 		k := doctor + "|" + day.String()

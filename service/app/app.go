@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"medsync/connectors"
 	"medsync/mapping"
+	"medsync/mapping/demo"
 	"medsync/service/config"
 	"medsync/service/engine"
 	"medsync/service/store"
@@ -54,6 +56,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 	if err != nil {
 		return nil, err
 	}
+	if err := ensureDemo(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	a.DB, a.Dialect, err = mapping.OpenDB(ctx, cfg.MIS.Driver, cfg.MIS.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("%s: [mis]: %w", cfg.File, err)
@@ -92,6 +97,29 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 		return nil, err
 	}
 	return a, nil
+}
+
+// ensureDemo creates and seeds the demo MIS on first start when the config points the
+// demo profile at an SQLite file that does not exist yet, so that the shipped
+// config.ini runs out of the box. A real MIS is never touched.
+func ensureDemo(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if cfg.MIS.Profile != config.ProfileDemo || cfg.MIS.Driver != config.DriverSQLite {
+		return nil
+	}
+	path := demo.SQLitePath(cfg.MIS.DSN)
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	st, err := demo.Init(ctx, cfg.MIS.Driver, cfg.MIS.DSN, demo.DefaultSizes())
+	if err != nil {
+		return fmt.Errorf("%s: [mis] dsn: creating the demo MIS at %s: %w", cfg.File, path, err)
+	}
+	log.Info("demo MIS created (first start with the demo profile)", "path", path,
+		"patients", st.Patients, "appointments", st.Appointments)
+	return nil
 }
 
 // OnceResult is what `medsync once` did.
