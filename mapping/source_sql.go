@@ -66,6 +66,19 @@ func NewSource(db *sql.DB, dialect string, p *Profile, opt SourceOptions) *Sourc
 // appointments, slots).
 func (s *Source) Windowed(entity string) bool { return windowedEntity(entity) }
 
+// Has reports whether the profile can read entity in this dialect: <entity>.rows, or
+// for slots shift.rows and slot.busy. The engine polls only entities a profile has.
+func (s *Source) Has(entity string) bool {
+	st := s.p.stmts[s.dialect]
+	if entity == EntitySlot {
+		_, a := st[EntityShift+".rows"]
+		_, b := st["slot.busy"]
+		return a && b
+	}
+	_, ok := st[entity+".rows"]
+	return ok
+}
+
 // HasVersions reports whether the profile declares <entity>.versions for the dialect.
 func (s *Source) HasVersions(entity string) bool {
 	_, ok := s.p.stmts[s.dialect][entity+".versions"]
