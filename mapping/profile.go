@@ -363,11 +363,11 @@ func parseStatements(data, dialect, file string) ([]ProfileStatement, error) {
 func checkStatementName(name string) error {
 	m := stmtNameRe.FindStringSubmatch(name)
 	if m == nil {
-		return fmt.Errorf("statement name %q: use <entity>.rows, <entity>.versions, <entity>.by_keys, slot.busy or write.<name>", name)
+		return fmt.Errorf("statement name %q: use <entity>.rows, <entity>.versions, <entity>.by_keys, slot.busy, read.<name> or write.<name>", name)
 	}
 	entity, kind := m[1], m[2]
-	if entity == "write" {
-		return nil
+	if entity == "write" || entity == "read" {
+		return nil // write.<name>: connectors' writes; read.<name>: named lookups (profile_query.go)
 	}
 	if entity == EntitySlot {
 		if kind == "busy" {

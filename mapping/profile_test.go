@@ -44,7 +44,7 @@ func TestShippedProfilesLoad(t *testing.T) {
 				names[s.Name] = true
 				// Every read statement renders with the window and key parameters.
 				params := map[string]any{"from": nil, "to": nil, "from_date": "", "to_date": "", "from_ole": 0.0, "to_ole": 0.0, "keys": []string{"1"}}
-				if strings.HasPrefix(s.Name, "write.") {
+				if strings.HasPrefix(s.Name, "write.") || strings.HasPrefix(s.Name, "read.") {
 					params = map[string]any{}
 					for _, n := range mapping.StatementParams(d, s.SQL) {
 						params[n] = 1

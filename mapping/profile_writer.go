@@ -74,8 +74,25 @@ func (w *Writer) Tx(ctx context.Context, fn func(tx connectors.MISTx) error) (er
 }
 
 type writerTx struct {
-	w  *Writer
-	tx *sql.Tx
+	w     *Writer
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // prepared once per transaction (a file import runs the same few statements per row); closed with the transaction
+}
+
+// prepared returns the transaction's prepared statement for the rendered query.
+func (t *writerTx) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[q] = st
+	return st, nil
 }
 
 func (t *writerTx) render(name string, params map[string]any) (ProfileStatement, string, []any, error) {
@@ -95,7 +112,11 @@ func (t *writerTx) Exec(ctx context.Context, name string, params map[string]any)
 	if err != nil {
 		return nil, err
 	}
-	res, err := t.tx.ExecContext(ctx, q, args...)
+	ps, err := t.prepared(ctx, q)
+	var res sql.Result
+	if err == nil {
+		res, err = ps.ExecContext(ctx, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %s (%s line %d): %w", t.w.p.Name, st.Name, st.File, st.Line, err)
 	}
@@ -107,7 +128,11 @@ func (t *writerTx) Query(ctx context.Context, name string, params map[string]any
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	ps, err := t.prepared(ctx, q)
+	var rows *sql.Rows
+	if err == nil {
+		rows, err = ps.QueryContext(ctx, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %s (%s line %d): %w", t.w.p.Name, st.Name, st.File, st.Line, err)
 	}

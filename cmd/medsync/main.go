@@ -17,6 +17,7 @@ import (
 	_ "time/tzdata" // zone database inside the binary: Windows servers have none
 
 	// Connectors register themselves in init().
+	_ "medsync/connectors/excel"
 	_ "medsync/connectors/file"
 	_ "medsync/connectors/ondoc"
 )

@@ -16,7 +16,9 @@ import (
 	"medsync/mapping/demo"
 	"medsync/service/app"
 	"medsync/service/config"
+	"medsync/service/daemon"
 	"medsync/service/engine"
+	"medsync/service/logging"
 	"medsync/service/store"
 )
 
@@ -38,8 +40,15 @@ func (c *cli) load() (*config.Config, error) {
 	return config.Load(c.cfgPath)
 }
 
+// logger is the rotating, redacting log of [service] log_dir, copied to stderr. When
+// the log folder cannot be created the verb still runs, logging to stderr only.
 func (c *cli) logger(cfg *config.Config) *slog.Logger {
-	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: cfg.Service.LogLevel}))
+	l, err := logging.New(cfg, logging.Options{Stderr: c.stderr})
+	if err != nil {
+		fmt.Fprintln(c.stderr, "medsync: warning:", err)
+		l, _ = logging.New(cfg, logging.Options{Stderr: c.stderr, NoFile: true})
+	}
+	return l.Logger
 }
 
 func (c *cli) open(ctx context.Context, opt app.Options) (*app.App, error) {
@@ -50,14 +59,13 @@ func (c *cli) open(ctx context.Context, opt app.Options) (*app.App, error) {
 	return app.Open(ctx, cfg, c.logger(cfg), opt)
 }
 
+// run goes through the same daemon.Program as the installed service.
 func (c *cli) run(ctx context.Context) error {
-	a, err := c.open(ctx, app.Options{})
+	cfg, err := c.load()
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	a.Run(ctx)
-	return nil
+	return daemon.Run(ctx, &daemon.Program{Cfg: cfg, Stderr: c.stderr})
 }
 
 func (c *cli) isTerminal() bool {

@@ -79,7 +79,24 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		// Slots in the past are not bookable: the slot window starts now.
 		w.From = now
 	}
+	// Targets that have never been given this entity's current state (a connector
+	// added, or an entity added to its list) get every record once: a full read, and
+	// unchanged records too, for them only.
+	var backfill []*Target
+	for _, t := range e.o.Targets {
+		if t.takes(entity) {
+			if v, err := e.o.Store.GetMeta(ctx, baseKey(t.Name, entity)); err != nil {
+				return fail("%v", err)
+			} else if v == "" {
+				backfill = append(backfill, t)
+			}
+		}
+	}
+	if len(backfill) > 0 && snap.Len() > 0 {
+		forceFull = true
+	}
 	var (
+		backfills   []pending // unchanged records the backfill targets still need
 		changes     []pending
 		verOnly     []pending // version moved but content did not: snapshot only
 		keylessSkip int
@@ -125,6 +142,9 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			if en.FP == fp {
 				if en.Ver != ver || en.At != at {
 					verOnly = append(verOnly, pending{key: key, fp: fp, ver: ver, at: at})
+				}
+				if len(backfill) > 0 {
+					backfills = append(backfills, pending{key: key, fp: fp, data: data})
 				}
 				return nil
 			}
@@ -305,6 +325,16 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	if len(toHold) == 0 && len(release) == 0 && !e.hadHeld(ctx, entity) {
 		change.HeldSet = false
 	}
+	for _, p := range backfills {
+		e.enqueueTo(change, backfill, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)
+		es.Upserts++
+	}
+	if len(backfill) > 0 {
+		change.Meta = map[string]string{}
+		for _, t := range backfill {
+			change.Meta[baseKey(t.Name, entity)] = at.Format(time.RFC3339)
+		}
+	}
 	if err := e.o.Store.Commit(ctx, change); err != nil {
 		return fail("%v", err)
 	}
@@ -327,9 +357,16 @@ func (e *Engine) hadHeld(ctx context.Context, entity string) bool {
 	return false
 }
 
+// baseKey is the meta key recording that a target was given an entity's full state.
+func baseKey(target, entity string) string { return "base:" + target + ":" + entity }
+
 func (e *Engine) enqueue(c *store.Change, entity, key, op string, fp uint64, at time.Time, data []byte) {
+	e.enqueueTo(c, e.o.Targets, entity, key, op, fp, at, data)
+}
+
+func (e *Engine) enqueueTo(c *store.Change, targets []*Target, entity, key, op string, fp uint64, at time.Time, data []byte) {
 	fps := fpHex(fp)
-	for _, t := range e.o.Targets {
+	for _, t := range targets {
 		if !t.takes(entity) {
 			continue
 		}

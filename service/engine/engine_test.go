@@ -599,3 +599,32 @@ func TestPerRecordOrderAcrossRetries(t *testing.T) {
 		t.Fatalf("want only the newest state delivered, got %v", evs)
 	}
 }
+
+// TestNewConnectorGetsCurrentState adds a connector to an installation that has been
+// syncing for a while: it receives every current record once; the old one nothing.
+func TestNewConnectorGetsCurrentState(t *testing.T) {
+	f := newFixture(t, mapping.EntityDoctor, mapping.EntityAppointment)
+	f.mem.versions[mapping.EntityAppointment] = true
+	f.mem.put(doctor("1", "Иванова"), "")
+	f.mem.put(doctor("2", "Петрова"), "")
+	f.mem.put(appt("10", f.now.Add(24*time.Hour), mapping.StatusBooked), "v1")
+	f.poll()
+	f.deliver()
+	f.poll()
+	f.rec.reset()
+
+	late := &recorder{}
+	f.eng.o.Targets = append(f.eng.o.Targets, &Target{Name: "late", Conn: late, Entities: []string{mapping.EntityDoctor, mapping.EntityAppointment}, BatchSize: 10})
+	f.eng.wake["late"] = make(chan struct{}, 1)
+	f.poll()
+	if _, err := f.eng.DeliverAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, ops(late.events()), []string{"appointment:upsert:10", "doctor:upsert:1", "doctor:upsert:2"})
+	eq(t, ops(f.rec.events()), nil)
+	// Once only.
+	late.reset()
+	f.poll()
+	f.eng.DeliverAll(context.Background())
+	eq(t, ops(late.events()), nil)
+}

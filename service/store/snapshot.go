@@ -101,12 +101,13 @@ type Change struct {
 	// Held replaces the entity's held deletions (the guard's alert); nil leaves them.
 	Held     []string
 	HeldSet  bool
-	Released []string // held deletions now emitted or no longer missing
+	Released []string          // held deletions now emitted or no longer missing
+	Meta     map[string]string // meta values written in the same transaction
 }
 
 // Empty reports whether the change would write nothing.
 func (c *Change) Empty() bool {
-	return len(c.Puts) == 0 && len(c.Removes) == 0 && len(c.Events) == 0 && !c.HeldSet && len(c.Released) == 0
+	return len(c.Puts) == 0 && len(c.Removes) == 0 && len(c.Events) == 0 && !c.HeldSet && len(c.Released) == 0 && len(c.Meta) == 0
 }
 
 // Commit applies a change atomically: snapshot and outbox move together
@@ -198,6 +199,11 @@ ON CONFLICT(connector, entity, key) DO UPDATE SET op = excluded.op, idem = exclu
 	for _, k := range c.Released {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM held_deletions WHERE entity = ? AND key = ?`, c.Entity, k); err != nil {
 			return fmt.Errorf("state store: release %s %s: %w", c.Entity, k, err)
+		}
+	}
+	for k, v := range c.Meta {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
+			return fmt.Errorf("state store: meta %s: %w", k, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

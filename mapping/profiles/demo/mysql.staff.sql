@@ -33,9 +33,9 @@ VALUES (:id, :card_number, :last_name, :first_name, :middle_name,
 -- (0 rows affected = already listed).
 INSERT INTO PROFLIST (PL_ID, ORG_ID, PCODE, EXAM_TYPE, WORK_COND, FACTORS, JOB_TITLE, DEPARTMENT,
                       SOURCE_FILE, MODIFYDATE)
-SELECT COALESCE(N.MAX_ID, 0) + 1, :org, :patient_id, :exam_type, :conditions,
+SELECT COALESCE((SELECT MAX(PL_ID) FROM PROFLIST), 0) + 1, :org, :patient_id, :exam_type, :conditions,
        :factors, :position, :department, :source_file,
        :now_ole
-FROM (SELECT MAX(PL_ID) AS MAX_ID FROM PROFLIST) N
+FROM DUAL
 WHERE NOT EXISTS (SELECT 1 FROM PROFLIST P
                   WHERE P.ORG_ID = :org AND P.PCODE = :patient_id)
