@@ -16,6 +16,7 @@ import (
 	"medsync/mapping/demo"
 	"medsync/service/config"
 	"medsync/service/engine"
+	"medsync/service/linkcodes"
 	"medsync/service/store"
 )
 
@@ -30,6 +31,10 @@ type App struct {
 	Source  *mapping.Source
 	Engine  *engine.Engine
 	Targets []*engine.Target
+	// LinkCodes issues patient link codes; nil unless [linkcodes] enabled = true. Its
+	// Handler() is the registrar page, mounted at linkcodes.Prefix when
+	// [registrar] enabled = true.
+	LinkCodes *linkcodes.Service
 }
 
 // Options adjust how an App is built (tests use them).
@@ -42,9 +47,10 @@ type Options struct {
 // engine. On error everything opened so far is closed again.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options) (a *App, err error) {
 	a = &App{Cfg: cfg, Log: log}
+	opened := a // the returns below set a to nil before this runs
 	defer func() {
 		if err != nil {
-			a.Close()
+			opened.Close()
 			a = nil
 		}
 	}()
@@ -82,6 +88,23 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 	if len(a.Targets) == 0 {
 		log.Warn("no connector is enabled: polls will read the MIS but send nothing", "config", cfg.File)
 	}
+	var afterPoll func(context.Context)
+	if cfg.LinkCodes.Enabled {
+		if cfg.Registrar.Enabled {
+			if err := linkcodes.CheckListen(cfg.Service.StatusListen, cfg.Registrar.TLS(), cfg.Registrar.AllowPlainHTTPOnLAN); err != nil {
+				return nil, fmt.Errorf("%s: %w", cfg.File, err)
+			}
+		}
+		a.LinkCodes, err = linkcodes.New(ctx, linkcodes.Options{
+			Config: cfg.LinkCodes, Registrar: cfg.Registrar, StateDir: cfg.Service.StateDir, Zone: cfg.Location,
+			Patients: a.Source, MIS: mis, Registrars: linkcodes.RegistrarsFrom(a.Targets), Logger: log,
+			SecureCookies: cfg.Registrar.TLS(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: [linkcodes]: %w", cfg.File, err)
+		}
+		afterPoll = a.LinkCodes.AfterPoll
+	}
 	a.Engine, err = engine.New(engine.Options{
 		Reader: a.Source, Store: a.Store, Targets: a.Targets, MIS: mis,
 		Zone: cfg.Location, DaysBack: cfg.MIS.DaysBack, DaysAhead: cfg.MIS.DaysAhead,
@@ -92,6 +115,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 		Logger:        log,
 		Hooks:         opt.Hooks,
 		Observer:      opt.Observer,
+		AfterPoll:     afterPoll,
 	})
 	if err != nil {
 		return nil, err
@@ -146,6 +170,9 @@ func (r *OnceResult) Failed() bool {
 func (a *App) Once(ctx context.Context) (*OnceResult, error) {
 	r := &OnceResult{Poll: a.Engine.Poll(ctx)}
 	r.RunErr = a.Engine.RunConnectors(ctx)
+	if a.LinkCodes != nil {
+		a.LinkCodes.AfterPoll(ctx)
+	}
 	var err error
 	r.Delivered, err = a.Engine.DeliverAll(ctx)
 	return r, err
@@ -166,6 +193,9 @@ func (a *App) Close() error {
 		if err := t.Conn.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("connector %s: %w", t.Name, err))
 		}
+	}
+	if a.LinkCodes != nil {
+		errs = append(errs, a.LinkCodes.Close())
 	}
 	if a.DB != nil {
 		errs = append(errs, a.DB.Close())

@@ -1,5 +1,6 @@
 // Package config loads medsync's config.ini (gopkg.in/ini.v1) into a typed, validated
-// Config: the [service], [mis], [guard] and [dispatch] sections and one
+// Config: the [service], [mis], [guard], [dispatch], [linkcodes] and [registrar]
+// sections and one
 // [connector.NAME] section per connector instance, checked against the connector
 // registry. Every error names the file, the section, the key and what is allowed, and
 // an unknown key suggests the closest known one; clinic IT reads these messages.
@@ -23,6 +24,7 @@ import (
 	_ "time/tzdata" // Windows servers have no zoneinfo; Europe/Moscow must load anyway
 
 	"github.com/robfig/cron/v3"
+	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/ini.v1"
 
 	"medsync/connectors"
@@ -39,6 +41,8 @@ type Config struct {
 	MIS        MIS
 	Guard      Guard
 	Dispatch   Dispatch
+	LinkCodes  LinkCodes
+	Registrar  Registrar
 	Connectors []ConnectorConfig
 
 	schedule cron.Schedule
@@ -105,6 +109,62 @@ type Dispatch struct {
 	MaxAttempts    int // 0: retry transient errors forever
 }
 
+// LinkCodes is the [linkcodes] section: 9-digit patient link codes (service/linkcodes).
+type LinkCodes struct {
+	Enabled         bool
+	Lifetime        time.Duration
+	Priority        []string // "phone", "email" in the order tried
+	Clinic          string   // {clinic} in the messages
+	Requests        bool     // issue codes for patients the MIS flags (read.link_requests)
+	LimitPatientDay int      // codes per patient per day (all issuers)
+	LimitUserDay    int      // codes a registrar may issue per day
+	SMSURL          string
+	SMSLogin        string
+	SMSPassword     string // secret
+	SMSSender       string
+	SMSTimeout      time.Duration
+	SMTPHost        string
+	SMTPPort        int
+	SMTPSecurity    string // "starttls" or "tls"
+	SMTPUser        string
+	SMTPPassword    string // secret
+	SMTPFrom        string
+	SMTPCAFile      string // absolute; "" = the system's roots
+	SMTPTimeout     time.Duration
+	MessageSMS      string
+	MessageEmail    string
+	EmailSubject    string
+}
+
+// SMSConfigured reports whether SMS delivery has credentials.
+func (l LinkCodes) SMSConfigured() bool { return l.SMSLogin != "" && l.SMSPassword != "" }
+
+// EmailConfigured reports whether e-mail delivery has a server and a sender.
+func (l LinkCodes) EmailConfigured() bool { return l.SMTPHost != "" && l.SMTPFrom != "" }
+
+// Registrar is the [registrar] section: the registrar web page of the status server.
+type Registrar struct {
+	Enabled             bool
+	Users               map[string]string // user name → bcrypt hash (medsync passwd)
+	TLSCert, TLSKey     string            // absolute; both or neither
+	AllowPlainHTTPOnLAN bool              // named opt-out: plain HTTP on a non-loopback address
+	SessionLifetime     time.Duration
+	LoginMaxFailures    int // failures before a lock-out (per user and per client address)
+	LockoutInitial      time.Duration
+	LockoutMax          time.Duration
+}
+
+// TLS reports whether a certificate and key are configured.
+func (r Registrar) TLS() bool { return r.TLSCert != "" && r.TLSKey != "" }
+
+// Default link-code messages ({code}, {clinic}, {expires} are replaced).
+const (
+	DefaultLinkMessageSMS   = "Код для привязки к клинике в ONDOC: {code}. Действует до {expires}."
+	DefaultLinkMessageEmail = "Здравствуйте!\n\nКод для привязки к клинике {clinic} в ONDOC: {code}. Действует до {expires}.\nВведите его в личном кабинете ONDOC. Если вы не обращались в клинику, не сообщайте код никому."
+	DefaultLinkEmailSubject = "Код для привязки к клинике в ONDOC"
+	DefaultSMSURL           = "https://smsc.ru/sys/send.php"
+)
+
 // ConnectorConfig is one [connector.NAME] section.
 type ConnectorConfig struct {
 	Name      string // NAME of [connector.NAME]
@@ -161,7 +221,13 @@ var (
 	misKeys      = []string{"driver", "dsn", "profile", "days_back", "days_ahead", "query_timeout", "charset", "full_read_every"}
 	guardKeys    = []string{"max_delete_share", "min_delete_count"}
 	dispatchKeys = []string{"backoff_initial", "backoff_max", "max_attempts"}
-	sectionNames = []string{"service", "mis", "guard", "dispatch", "connector.NAME"}
+	linkKeys     = []string{"enabled", "lifetime", "priority", "clinic", "requests", "limit_per_patient_day", "limit_per_user_day",
+		"sms_url", "sms_login", "sms_password", "sms_sender", "sms_timeout",
+		"smtp_host", "smtp_port", "smtp_security", "smtp_user", "smtp_password", "smtp_from", "smtp_ca_file", "smtp_timeout",
+		"message_sms", "message_email", "email_subject"}
+	registrarKeys = []string{"enabled", "tls_cert", "tls_key", "allow_plain_http_on_lan", "session_lifetime",
+		"login_max_failures", "lockout_initial", "lockout_max"}
+	sectionNames = []string{"service", "mis", "guard", "dispatch", "linkcodes", "registrar", "connector.NAME"}
 	drivers      = []string{DriverSQLServer, DriverPostgres, DriverMySQL, DriverSQLite}
 	envRef       = regexp.MustCompile(`\$\{env:([^}]*)\}`)
 	instanceName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -381,9 +447,9 @@ func Load(file string) (*Config, error) {
 		switch {
 		case name == ini.DefaultSection:
 			for _, k := range sec.Keys() {
-				l.errf("", "", "key %q is outside any section; put it under [service], [mis], [guard], [dispatch] or [connector.NAME]", k.Name())
+				l.errf("", "", "key %q is outside any section; put it under [service], [mis], [guard], [dispatch], [linkcodes], [registrar] or [connector.NAME]", k.Name())
 			}
-		case lower == "service" || lower == "mis" || lower == "guard" || lower == "dispatch":
+		case lower == "service" || lower == "mis" || lower == "guard" || lower == "dispatch" || lower == "linkcodes" || lower == "registrar":
 			if secs[lower] != nil {
 				l.errf(name, "", "section appears twice (differing only in letter case); keep one")
 			}
@@ -403,6 +469,8 @@ func Load(file string) (*Config, error) {
 	cfg.loadMIS(l, secs["mis"])
 	cfg.loadGuard(l, secs["guard"])
 	cfg.loadDispatch(l, secs["dispatch"])
+	cfg.loadLinkCodes(l, secs["linkcodes"])
+	cfg.loadRegistrar(l, secs["registrar"])
 	cfg.loadConnectors(l, connSecs)
 
 	if len(l.errs) > 0 {
@@ -646,4 +714,143 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func (s *section) boolean(key string, def bool) bool {
+	v, ok := s.vals[key]
+	if !ok {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "true", "yes", "1", "on":
+		return true
+	case "false", "no", "0", "off":
+		return false
+	}
+	s.l.errf(s.name, key, "%q is not true or false", v)
+	return def
+}
+
+// message reads a message template: "\n" stands for a line break; {code} is required.
+func (s *section) message(key, def string) string {
+	v := strings.ReplaceAll(s.str(key, def), `\n`, "\n")
+	if !strings.Contains(v, "{code}") {
+		s.l.errf(s.name, key, "must contain {code} (where the code goes); {clinic} and {expires} are optional")
+	}
+	return v
+}
+
+func (cfg *Config) loadLinkCodes(l *loader, sec *ini.Section) {
+	s := l.readSection("linkcodes", sec, linkKeys, nil)
+	lc := &cfg.LinkCodes
+	lc.Enabled = s.boolean("enabled", false)
+	lc.Lifetime = s.duration("lifetime", "72h", 10*time.Minute)
+	if lc.Lifetime > 30*24*time.Hour {
+		l.errf("linkcodes", "lifetime", "%s is too long; allowed: 10m..720h", fmtDuration(lc.Lifetime))
+	}
+	lc.Priority = nil
+	for _, p := range strings.Split(s.str("priority", "phone,email"), ",") {
+		p = strings.ToLower(strings.TrimSpace(p))
+		switch {
+		case p == "":
+		case p != "phone" && p != "email":
+			l.errf("linkcodes", "priority", "%s", unknownMsg(fmt.Sprintf("contact type %q (allowed: phone, email)", p), p, []string{"phone", "email"}))
+		case contains(lc.Priority, p):
+			l.errf("linkcodes", "priority", "%q is listed twice; write phone,email or email,phone", p)
+		default:
+			lc.Priority = append(lc.Priority, p)
+		}
+	}
+	if len(lc.Priority) == 0 {
+		lc.Priority = []string{"phone", "email"}
+	}
+	lc.Clinic = s.str("clinic", "")
+	lc.Requests = s.boolean("requests", true)
+	lc.LimitPatientDay = s.intRange("limit_per_patient_day", 5, 1, 1000)
+	lc.LimitUserDay = s.intRange("limit_per_user_day", 100, 1, 100000)
+	lc.SMSURL = s.str("sms_url", DefaultSMSURL)
+	if !strings.HasPrefix(lc.SMSURL, "https://") && !strings.HasPrefix(lc.SMSURL, "http://") {
+		l.errf("linkcodes", "sms_url", "%q is not an http(s) URL; write %s", lc.SMSURL, DefaultSMSURL)
+	}
+	lc.SMSLogin = s.str("sms_login", "")
+	lc.SMSPassword = s.str("sms_password", "")
+	lc.SMSSender = s.str("sms_sender", "")
+	lc.SMSTimeout = s.duration("sms_timeout", "20s", time.Second)
+	lc.SMTPHost = s.str("smtp_host", "")
+	lc.SMTPSecurity = s.oneOf("smtp_security", "starttls", "starttls", "tls")
+	defPort := 587
+	if lc.SMTPSecurity == "tls" {
+		defPort = 465
+	}
+	lc.SMTPPort = s.intRange("smtp_port", defPort, 1, 65535)
+	lc.SMTPUser = s.str("smtp_user", "")
+	lc.SMTPPassword = s.str("smtp_password", "")
+	lc.SMTPFrom = s.str("smtp_from", "")
+	if s.has("smtp_ca_file") {
+		lc.SMTPCAFile = s.path("smtp_ca_file", "", cfg.Dir)
+	}
+	lc.SMTPTimeout = s.duration("smtp_timeout", "30s", time.Second)
+	lc.MessageSMS = s.message("message_sms", DefaultLinkMessageSMS)
+	lc.MessageEmail = s.message("message_email", DefaultLinkMessageEmail)
+	lc.EmailSubject = s.str("email_subject", DefaultLinkEmailSubject)
+	if !lc.Enabled {
+		return
+	}
+	if (lc.SMSLogin == "") != (lc.SMSPassword == "") {
+		l.errf("linkcodes", "sms_login, sms_password", "set both (the SMSЦентр account login and password) or neither")
+	}
+	if (lc.SMTPHost == "") != (lc.SMTPFrom == "") {
+		l.errf("linkcodes", "smtp_host, smtp_from", "set both (the mail server and the sender address) or neither")
+	}
+	if !lc.SMSConfigured() && !lc.EmailConfigured() {
+		l.errf("linkcodes", "", "is enabled but can deliver no code: set sms_login and sms_password (SMSЦентр) or smtp_host and smtp_from (e-mail), or set enabled = false")
+	}
+}
+
+func (cfg *Config) loadRegistrar(l *loader, sec *ini.Section) {
+	s := l.readSection("registrar", sec, registrarKeys, []string{"user.*"})
+	r := &cfg.Registrar
+	r.Enabled = s.boolean("enabled", false)
+	r.Users = map[string]string{}
+	for k, v := range s.vals {
+		name, ok := strings.CutPrefix(strings.ToLower(k), "user.")
+		if !ok {
+			continue
+		}
+		if name == "" || !instanceName.MatchString(name) {
+			l.errf("registrar", k, "user name %q may hold only Latin letters, digits, '_' and '-'", name)
+			continue
+		}
+		if _, err := bcrypt.Cost([]byte(v)); err != nil {
+			l.errf("registrar", k, "is not a password hash; run `medsync passwd` and paste the line it prints")
+			continue
+		}
+		r.Users[name] = v
+	}
+	if s.has("tls_cert") {
+		r.TLSCert = s.path("tls_cert", "", cfg.Dir)
+	}
+	if s.has("tls_key") {
+		r.TLSKey = s.path("tls_key", "", cfg.Dir)
+	}
+	if (r.TLSCert == "") != (r.TLSKey == "") {
+		l.errf("registrar", "tls_cert, tls_key", "set both (the certificate and its private key, PEM files) or neither")
+	}
+	r.AllowPlainHTTPOnLAN = s.boolean("allow_plain_http_on_lan", false)
+	r.SessionLifetime = s.duration("session_lifetime", "8h", 5*time.Minute)
+	r.LoginMaxFailures = s.intRange("login_max_failures", 5, 1, 100)
+	r.LockoutInitial = s.duration("lockout_initial", "1m", time.Second)
+	r.LockoutMax = s.duration("lockout_max", "1h", time.Second)
+	if r.LockoutMax < r.LockoutInitial {
+		l.errf("registrar", "lockout_max", "%s is shorter than lockout_initial %s", fmtDuration(r.LockoutMax), fmtDuration(r.LockoutInitial))
+	}
+	if !r.Enabled {
+		return
+	}
+	if !cfg.LinkCodes.Enabled {
+		l.errf("registrar", "enabled", "the registrar page issues link codes: enable [linkcodes] too, or set enabled = false here")
+	}
+	if len(r.Users) == 0 {
+		l.errf("registrar", "", "is enabled but lists no user; add user.NAME = <hash> lines (run `medsync passwd` for each)")
+	}
 }

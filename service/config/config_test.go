@@ -409,3 +409,71 @@ func TestNotIni(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkCodesAndRegistrar(t *testing.T) {
+	const hash = "$2a$04$Fw8IS0PmlwzJVIm4FT2M7evpiam7/KoFU91uJBeTNnQdRWMW.za8y" // bcrypt of "password1", cost 4
+	tests := []struct {
+		name string
+		text string
+		want []string // substrings of the error; none: loads
+	}{
+		{"off by default", minimal, nil},
+		{"typo suggests key", minimal + "[linkcodes]\nlifetme = 1h\n", []string{"[linkcodes] lifetme: unknown key; did you mean \"lifetime\"?"}},
+		{"registrar typo", minimal + "[registrar]\nallow_plain_http_on_lann = true\n", []string{"[registrar] allow_plain_http_on_lann: unknown key; did you mean \"allow_plain_http_on_lan\"?"}},
+		{"priority", minimal + "[linkcodes]\npriority = phone,sms\n", []string{"[linkcodes] priority: unknown contact type \"sms\""}},
+		{"priority twice", minimal + "[linkcodes]\npriority = email, email\n", []string{"[linkcodes] priority: \"email\" is listed twice"}},
+		{"enabled without channel", minimal + "[linkcodes]\nenabled = true\n", []string{"[linkcodes] is enabled but can deliver no code"}},
+		{"half sms", minimal + "[linkcodes]\nenabled = true\nsms_login = a\nsmtp_host = h\nsmtp_from = a@b.ru\n", []string{"[linkcodes] sms_login, sms_password: set both"}},
+		{"template without code", minimal + "[linkcodes]\nmessage_sms = Ваш код\n", []string{"[linkcodes] message_sms: must contain {code}"}},
+		{"bad lifetime", minimal + "[linkcodes]\nlifetime = 1m\n", []string{"[linkcodes] lifetime: 1m is too short"}},
+		{"security", minimal + "[linkcodes]\nsmtp_security = ssl\n", []string{"[linkcodes] smtp_security: \"ssl\" is not allowed; allowed: starttls, tls"}},
+		{"registrar needs linkcodes", minimal + "[registrar]\nenabled = true\nuser.anna = " + hash + "\n", []string{"[registrar] enabled: the registrar page issues link codes"}},
+		{"registrar needs users", minimal + "[linkcodes]\nenabled = true\nsms_login = a\nsms_password = b\n[registrar]\nenabled = true\n", []string{"[registrar] is enabled but lists no user"}},
+		{"not a hash", minimal + "[registrar]\nuser.anna = secret\n", []string{"[registrar] user.anna: is not a password hash; run `medsync passwd`"}},
+		{"half tls", minimal + "[registrar]\ntls_cert = a.crt\n", []string{"[registrar] tls_cert, tls_key: set both"}},
+		{"full", minimal + "[linkcodes]\nenabled = true\npriority = email,phone\nsms_login = clinic\nsms_password = sms-pw-1\nsmtp_host = smtp.example.ru\nsmtp_from = a@example.ru\nsmtp_password = smtp-pw-2\nsmtp_security = tls\nmessage_email = Код {code}\\nдо {expires}\n" +
+			"[registrar]\nenabled = true\nuser.Anna = " + hash + "\ntls_cert = c.crt\ntls_key = c.key\n", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load(write(t, tc.text))
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.name == "full" {
+					lc, r := cfg.LinkCodes, cfg.Registrar
+					if !lc.Enabled || strings.Join(lc.Priority, ",") != "email,phone" || lc.SMTPPort != 465 || lc.MessageEmail != "Код {code}\nдо {expires}" || lc.Lifetime != 72*time.Hour {
+						t.Errorf("linkcodes: %+v", lc)
+					}
+					if !r.Enabled || r.Users["anna"] != hash || !r.TLS() || !filepath.IsAbs(r.TLSCert) || r.AllowPlainHTTPOnLAN {
+						t.Errorf("registrar: %+v", r)
+					}
+					show := cfg.Show()
+					for _, secret := range []string{"sms-pw-1", "smtp-pw-2", hash} {
+						if strings.Contains(show, secret) {
+							t.Errorf("Show reveals %q", secret)
+						}
+					}
+					sec := Secrets(cfg)
+					for _, secret := range []string{"sms-pw-1", "smtp-pw-2", hash} {
+						if !slices.Contains(sec, secret) {
+							t.Errorf("Secrets lacks %q", secret)
+						}
+					}
+				} else if cfg.LinkCodes.Enabled || cfg.Registrar.Enabled || cfg.LinkCodes.Lifetime != 72*time.Hour || cfg.LinkCodes.SMSURL != DefaultSMSURL {
+					t.Errorf("defaults: %+v %+v", cfg.LinkCodes, cfg.Registrar)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}

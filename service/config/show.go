@@ -57,6 +57,57 @@ func (c *Config) Show() string {
 	kv("backoff_max", fmtDuration(c.Dispatch.BackoffMax))
 	kv("max_attempts", c.Dispatch.MaxAttempts)
 
+	lc := c.LinkCodes
+	secret := func(v string) string {
+		if v != "" {
+			return mask
+		}
+		return ""
+	}
+	b.WriteString("\n[linkcodes]\n")
+	kv("enabled", lc.Enabled)
+	kv("lifetime", fmtDuration(lc.Lifetime))
+	kv("priority", strings.Join(lc.Priority, ","))
+	kv("clinic", lc.Clinic)
+	kv("requests", lc.Requests)
+	kv("limit_per_patient_day", lc.LimitPatientDay)
+	kv("limit_per_user_day", lc.LimitUserDay)
+	kv("sms_url", lc.SMSURL)
+	kv("sms_login", lc.SMSLogin)
+	kv("sms_password", secret(lc.SMSPassword))
+	kv("sms_sender", lc.SMSSender)
+	kv("sms_timeout", fmtDuration(lc.SMSTimeout))
+	kv("smtp_host", lc.SMTPHost)
+	kv("smtp_port", lc.SMTPPort)
+	kv("smtp_security", lc.SMTPSecurity)
+	kv("smtp_user", lc.SMTPUser)
+	kv("smtp_password", secret(lc.SMTPPassword))
+	kv("smtp_from", lc.SMTPFrom)
+	kv("smtp_ca_file", lc.SMTPCAFile)
+	kv("smtp_timeout", fmtDuration(lc.SMTPTimeout))
+	kv("message_sms", strings.ReplaceAll(lc.MessageSMS, "\n", `\n`))
+	kv("message_email", strings.ReplaceAll(lc.MessageEmail, "\n", `\n`))
+	kv("email_subject", lc.EmailSubject)
+
+	r := c.Registrar
+	b.WriteString("\n[registrar]\n")
+	kv("enabled", r.Enabled)
+	users := make([]string, 0, len(r.Users))
+	for u := range r.Users {
+		users = append(users, u)
+	}
+	sort.Strings(users)
+	for _, u := range users {
+		kv("user."+u, mask)
+	}
+	kv("tls_cert", r.TLSCert)
+	kv("tls_key", r.TLSKey)
+	kv("allow_plain_http_on_lan", r.AllowPlainHTTPOnLAN)
+	kv("session_lifetime", fmtDuration(r.SessionLifetime))
+	kv("login_max_failures", r.LoginMaxFailures)
+	kv("lockout_initial", fmtDuration(r.LockoutInitial))
+	kv("lockout_max", fmtDuration(r.LockoutMax))
+
 	for _, cc := range c.Connectors {
 		fmt.Fprintf(&b, "\n[connector.%s]\n", cc.Name)
 		kv("type", cc.Type)
@@ -100,6 +151,14 @@ func Secrets(cfg *Config) []string {
 	_, pw := maskDSN(cfg.MIS.Driver, cfg.MIS.DSN)
 	for _, s := range pw {
 		set[s] = true
+	}
+	for _, v := range []string{cfg.LinkCodes.SMSPassword, cfg.LinkCodes.SMTPPassword} {
+		if v != "" {
+			set[v] = true
+		}
+	}
+	for _, h := range cfg.Registrar.Users {
+		set[h] = true
 	}
 	for _, cc := range cfg.Connectors {
 		for _, o := range cc.Spec.Options {

@@ -335,7 +335,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			change.Meta[baseKey(t.Name, entity)] = at.Format(time.RFC3339)
 		}
 	}
-	if err := e.o.Store.Commit(ctx, change); err != nil {
+	if err := e.o.Store.Commit(ctx, snap, change); err != nil {
 		return fail("%v", err)
 	}
 	if e.o.Hooks.AfterCommit != nil {

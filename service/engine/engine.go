@@ -77,6 +77,9 @@ type Options struct {
 	Now           func() time.Time
 	Hooks         Hooks
 	Observer      Observer
+	// AfterPoll, when set, runs after each scheduled poll and the connectors' own work
+	// (link codes: MIS requests, deleted cards). It must return when ctx is done.
+	AfterPoll func(ctx context.Context)
 }
 
 // Observer receives what the engine does, for metrics and the status page.

@@ -30,6 +30,9 @@ func (e *Engine) Run(ctx context.Context, schedule cron.Schedule) {
 			e.log.Info("poll finished", "ms", sum.Duration.Milliseconds())
 		}
 		_ = e.RunConnectors(ctx)
+		if e.o.AfterPoll != nil && ctx.Err() == nil {
+			e.o.AfterPoll(ctx)
+		}
 	}
 	c := cron.New(
 		cron.WithLocation(e.o.Zone),

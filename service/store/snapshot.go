@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 )
 
@@ -13,10 +16,14 @@ type Entry struct {
 	Ver  uint64 // hash of the MIS version value; 0 when the profile has none
 	At   int64  // windowed records: start instant, unix seconds; else 0
 	Seen bool   // set by the differ during a poll
+	gone bool   // removed by a commit
+	page uint16
 }
 
-// Snapshot is the entity's snapshot in memory: a key index into a flat entry slice,
-// which keeps a million entries at a few tens of megabytes.
+// Snapshot is the entity's snapshot in memory: a key index into a flat entry slice.
+// On disk it is kept in pages (a record's page is a hash of its key), each one blob,
+// so that loading a million records reads about a thousand rows, and a commit
+// rewrites only the pages it touches.
 type Snapshot struct {
 	Entity  string
 	index   map[string]int32
@@ -25,7 +32,7 @@ type Snapshot struct {
 }
 
 // Len is the number of records in the snapshot.
-func (s *Snapshot) Len() int { return len(s.Entries) }
+func (s *Snapshot) Len() int { return len(s.index) }
 
 // Get returns a pointer to the entry for key, or nil.
 func (s *Snapshot) Get(key string) *Entry {
@@ -36,39 +43,154 @@ func (s *Snapshot) Get(key string) *Entry {
 	return &s.Entries[i]
 }
 
+// Each visits every live entry.
+func (s *Snapshot) Each(fn func(key string, e *Entry)) {
+	for i := range s.Entries {
+		if !s.Entries[i].gone {
+			fn(s.Keys[i], &s.Entries[i])
+		}
+	}
+}
+
+// pages is the number of snapshot pages per entity.
+const pages = 1024
+
+func pageOf(key string) uint16 {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return uint16(h.Sum32() % pages)
+}
+
+// encodePage writes n, then per entry: key length, key, fp, ver, at.
+func encodePage(keys []string, entries []*Entry) []byte {
+	size := binary.MaxVarintLen64
+	for _, k := range keys {
+		size += len(k) + 3*binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, size)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for i, k := range keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.LittleEndian.AppendUint64(b, entries[i].FP)
+		b = binary.LittleEndian.AppendUint64(b, entries[i].Ver)
+		b = binary.AppendVarint(b, entries[i].At)
+	}
+	return b
+}
+
+var errCorrupt = errors.New("snapshot page is damaged")
+
+// decodePage appends a page's entries to the snapshot. Keys of one page share one
+// string allocation.
+func (s *Snapshot) decodePage(page uint16, b []byte) error {
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return errCorrupt
+	}
+	b = b[k:]
+	type span struct{ off, len int }
+	spans := make([]span, 0, n)
+	arena := make([]byte, 0, len(b))
+	start := len(s.Entries)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l+16 {
+			return errCorrupt
+		}
+		b = b[k:]
+		spans = append(spans, span{len(arena), int(l)})
+		arena = append(arena, b[:l]...)
+		b = b[l:]
+		var e Entry
+		e.FP = binary.LittleEndian.Uint64(b)
+		e.Ver = binary.LittleEndian.Uint64(b[8:])
+		b = b[16:]
+		at, k2 := binary.Varint(b)
+		if k2 <= 0 {
+			return errCorrupt
+		}
+		b = b[k2:]
+		e.At = at
+		e.page = page
+		s.Entries = append(s.Entries, e)
+	}
+	keys := string(arena)
+	for i, sp := range spans {
+		key := keys[sp.off : sp.off+sp.len]
+		s.index[key] = int32(start + i)
+		s.Keys = append(s.Keys, key)
+	}
+	return nil
+}
+
 // LoadSnapshot reads an entity's snapshot.
 func (s *Store) LoadSnapshot(ctx context.Context, entity string) (*Snapshot, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM snapshot WHERE entity = ?`, entity).Scan(&n); err != nil {
-		return nil, fmt.Errorf("state store: count %s snapshot: %w", entity, err)
-	}
-	snap := &Snapshot{Entity: entity, index: make(map[string]int32, n), Keys: make([]string, 0, n), Entries: make([]Entry, 0, n)}
-	rows, err := s.db.QueryContext(ctx, `SELECT key, fp, ver, at FROM snapshot WHERE entity = ?`, entity)
+	rows, err := s.db.QueryContext(ctx, `SELECT page, data FROM snapshot_pages WHERE entity = ?`, entity)
 	if err != nil {
 		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
 	}
 	defer rows.Close()
+	type blob struct {
+		page uint16
+		data []byte
+	}
+	var blobs []blob
+	total := 0
 	for rows.Next() {
-		var key string
-		var fp, ver, at int64
-		if err := rows.Scan(&key, &fp, &ver, &at); err != nil {
+		var b blob
+		if err := rows.Scan(&b.page, &b.data); err != nil {
 			return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
 		}
-		snap.index[key] = int32(len(snap.Entries))
-		snap.Keys = append(snap.Keys, key)
-		snap.Entries = append(snap.Entries, Entry{FP: uint64(fp), Ver: uint64(ver), At: at})
+		n, _ := binary.Uvarint(b.data)
+		total += int(n)
+		blobs = append(blobs, b)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+	}
+	snap := &Snapshot{Entity: entity, index: make(map[string]int32, total), Keys: make([]string, 0, total), Entries: make([]Entry, 0, total)}
+	for _, b := range blobs {
+		if err := snap.decodePage(b.page, b.data); err != nil {
+			return nil, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, entity, b.page, err)
+		}
 	}
 	return snap, nil
 }
 
 // SnapshotCount returns the number of records of an entity in the snapshot.
 func (s *Store) SnapshotCount(ctx context.Context, entity string) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM snapshot WHERE entity = ?`, entity).Scan(&n)
-	return n, err
+	snap, err := s.LoadSnapshot(ctx, entity)
+	if err != nil {
+		return 0, err
+	}
+	return snap.Len(), nil
+}
+
+// apply puts and removes into the in-memory snapshot and returns the pages touched.
+func (snap *Snapshot) apply(c *Change) map[uint16]bool {
+	dirty := map[uint16]bool{}
+	for _, p := range c.Puts {
+		if i, ok := snap.index[p.Key]; ok {
+			e := &snap.Entries[i]
+			e.FP, e.Ver, e.At = p.FP, p.Ver, p.At
+			dirty[e.page] = true
+			continue
+		}
+		e := Entry{FP: p.FP, Ver: p.Ver, At: p.At, page: pageOf(p.Key)}
+		snap.index[p.Key] = int32(len(snap.Entries))
+		snap.Keys = append(snap.Keys, p.Key)
+		snap.Entries = append(snap.Entries, e)
+		dirty[e.page] = true
+	}
+	for _, k := range c.Removes {
+		if i, ok := snap.index[k]; ok {
+			snap.Entries[i].gone = true
+			delete(snap.index, k)
+			dirty[snap.Entries[i].page] = true
+		}
+	}
+	return dirty
 }
 
 // Put is a snapshot row to write.
@@ -110,55 +232,87 @@ func (c *Change) Empty() bool {
 	return len(c.Puts) == 0 && len(c.Removes) == 0 && len(c.Events) == 0 && !c.HeldSet && len(c.Released) == 0 && len(c.Meta) == 0
 }
 
+// writePages rewrites the dirty pages of a snapshot.
+func (s *Store) writePages(ctx context.Context, tx *sql.Tx, snap *Snapshot, dirty map[uint16]bool) error {
+	if len(dirty) == 0 {
+		return nil
+	}
+	keys := map[uint16][]string{}
+	ents := map[uint16][]*Entry{}
+	snap.Each(func(k string, e *Entry) {
+		if dirty[e.page] {
+			keys[e.page] = append(keys[e.page], k)
+			ents[e.page] = append(ents[e.page], e)
+		}
+	})
+	put, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_pages(entity, page, data) VALUES(?, ?, ?)
+ON CONFLICT(entity, page) DO UPDATE SET data = excluded.data`)
+	if err != nil {
+		return err
+	}
+	del, err := tx.PrepareContext(ctx, `DELETE FROM snapshot_pages WHERE entity = ? AND page = ?`)
+	if err != nil {
+		return err
+	}
+	for p := range dirty {
+		if len(keys[p]) == 0 {
+			_, err = del.ExecContext(ctx, snap.Entity, int(p))
+		} else {
+			_, err = put.ExecContext(ctx, snap.Entity, int(p), encodePage(keys[p], ents[p]))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Commit applies a change atomically: snapshot and outbox move together
 // (DESIGN.md invariant 2). A newer event for a record whose older event is still
 // queued for the same connector replaces it (invariant 4).
-func (s *Store) Commit(ctx context.Context, c *Change) error {
+//
+// snap is the snapshot the change was computed from (the differ's); it is updated in
+// place. Nil loads it.
+func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err error) {
 	if c.Empty() {
 		return nil
+	}
+	if snap == nil && (len(c.Puts) > 0 || len(c.Removes) > 0) {
+		// Before the transaction: the store has one connection.
+		if snap, err = s.LoadSnapshot(ctx, c.Entity); err != nil {
+			return err
+		}
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("state store: begin %s commit: %w", c.Entity, err)
 	}
 	defer tx.Rollback()
-	if len(c.Puts) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO snapshot(entity, key, fp, ver, at) VALUES(?, ?, ?, ?, ?)
-ON CONFLICT(entity, key) DO UPDATE SET fp = excluded.fp, ver = excluded.ver, at = excluded.at`)
-		if err != nil {
+	if len(c.Puts) > 0 || len(c.Removes) > 0 {
+		if err := s.writePages(ctx, tx, snap, snap.apply(c)); err != nil {
 			return fmt.Errorf("state store: %s snapshot: %w", c.Entity, err)
 		}
-		var recSt *sql.Stmt
-		if c.KeepData {
-			recSt, err = tx.PrepareContext(ctx, `INSERT INTO records(entity, key, data) VALUES(?, ?, ?) ON CONFLICT(entity, key) DO UPDATE SET data = excluded.data`)
-			if err != nil {
-				return fmt.Errorf("state store: %s records: %w", c.Entity, err)
-			}
+	}
+	if c.KeepData && len(c.Puts) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO records(entity, key, data) VALUES(?, ?, ?) ON CONFLICT(entity, key) DO UPDATE SET data = excluded.data`)
+		if err != nil {
+			return fmt.Errorf("state store: %s records: %w", c.Entity, err)
 		}
 		for _, p := range c.Puts {
-			if _, err := st.ExecContext(ctx, c.Entity, p.Key, int64(p.FP), int64(p.Ver), p.At); err != nil {
-				return fmt.Errorf("state store: write %s %s: %w", c.Entity, p.Key, err)
+			if p.Data == nil {
+				continue
 			}
-			if recSt != nil && p.Data != nil {
-				if _, err := recSt.ExecContext(ctx, c.Entity, p.Key, p.Data); err != nil {
-					return fmt.Errorf("state store: write %s %s data: %w", c.Entity, p.Key, err)
-				}
+			if _, err := st.ExecContext(ctx, c.Entity, p.Key, p.Data); err != nil {
+				return fmt.Errorf("state store: write %s %s data: %w", c.Entity, p.Key, err)
 			}
 		}
 	}
 	if len(c.Removes) > 0 {
-		st, err := tx.PrepareContext(ctx, `DELETE FROM snapshot WHERE entity = ? AND key = ?`)
-		if err != nil {
-			return fmt.Errorf("state store: %s snapshot: %w", c.Entity, err)
-		}
 		rd, err := tx.PrepareContext(ctx, `DELETE FROM records WHERE entity = ? AND key = ?`)
 		if err != nil {
 			return fmt.Errorf("state store: %s records: %w", c.Entity, err)
 		}
 		for _, k := range c.Removes {
-			if _, err := st.ExecContext(ctx, c.Entity, k); err != nil {
-				return fmt.Errorf("state store: remove %s %s: %w", c.Entity, k, err)
-			}
 			if _, err := rd.ExecContext(ctx, c.Entity, k); err != nil {
 				return fmt.Errorf("state store: remove %s %s data: %w", c.Entity, k, err)
 			}

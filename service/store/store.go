@@ -32,13 +32,13 @@ type Store struct {
 var migrations = []string{
 	// 1: initial schema
 	`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE snapshot (
+-- The snapshot: per entity, pages of (key, fingerprint, version hash, window instant)
+-- entries; a record's page is a hash of its key (see snapshot.go).
+CREATE TABLE snapshot_pages (
   entity TEXT NOT NULL,
-  key    TEXT NOT NULL,
-  fp     INTEGER NOT NULL,            -- 64-bit fingerprint of the canonical record
-  ver    INTEGER NOT NULL DEFAULT 0,  -- 64-bit hash of the MIS version column, 0 when none
-  at     INTEGER NOT NULL DEFAULT 0,  -- windowed records: start instant (unix s); else 0
-  PRIMARY KEY (entity, key)
+  page   INTEGER NOT NULL,
+  data   BLOB NOT NULL,
+  PRIMARY KEY (entity, page)
 ) WITHOUT ROWID;
 CREATE TABLE records (
   entity TEXT NOT NULL,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestCommitIsAtomic(t *testing.T) {
 	ok := &Change{Entity: "doctor",
 		Puts:   []Put{{Key: "1", Entry: Entry{FP: 1}}},
 		Events: []OutEvent{{Connector: "c", Entity: "doctor", Key: "1", Op: "upsert", Idem: "k1", Fingerprint: "01", At: now, Data: []byte(`{}`)}}}
-	if err := s.Commit(ctx, ok); err != nil {
+	if err := s.Commit(ctx, nil, ok); err != nil {
 		t.Fatal(err)
 	}
 	// A change whose last statement fails leaves neither snapshot nor outbox touched.
@@ -53,7 +54,7 @@ func TestCommitIsAtomic(t *testing.T) {
 	if _, err := s.db.ExecContext(ctx, `CREATE TRIGGER boom BEFORE INSERT ON outbox WHEN NEW.key = '2' BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, bad); err == nil {
+	if err := s.Commit(ctx, nil, bad); err == nil {
 		t.Fatal("commit did not fail")
 	}
 	if n, _ := s.SnapshotCount(ctx, "doctor"); n != 1 {
@@ -62,5 +63,51 @@ func TestCommitIsAtomic(t *testing.T) {
 	q, _ := s.Queues(ctx, []string{"c"})
 	if q[0].Queued != 1 {
 		t.Fatalf("outbox has %d events after a failed commit, want 1", q[0].Queued)
+	}
+}
+
+func TestSnapshotPagesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := &Change{Entity: "patient"}
+	for i := 0; i < 5000; i++ {
+		c.Puts = append(c.Puts, Put{Key: fmt.Sprintf("P-%d", i), Entry: Entry{FP: uint64(i) * 977, Ver: uint64(i) + 1, At: int64(i) - 2500}})
+	}
+	if err := s.Commit(ctx, nil, c); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := s.LoadSnapshot(ctx, "patient")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Len() != 5000 {
+		t.Fatalf("loaded %d", snap.Len())
+	}
+	for i := 0; i < 5000; i++ {
+		e := snap.Get(fmt.Sprintf("P-%d", i))
+		if e == nil || e.FP != uint64(i)*977 || e.Ver != uint64(i)+1 || e.At != int64(i)-2500 {
+			t.Fatalf("entry %d: %+v", i, e)
+		}
+	}
+	// Remove some, change some, add some, through the loaded snapshot.
+	c = &Change{Entity: "patient", Removes: []string{"P-1", "P-2", "nope"},
+		Puts: []Put{{Key: "P-3", Entry: Entry{FP: 1}}, {Key: "new", Entry: Entry{FP: 2}}}}
+	if err := s.Commit(ctx, snap, c); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.LoadSnapshot(ctx, "patient")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Len() != 4999 || again.Get("P-1") != nil || again.Get("P-3").FP != 1 || again.Get("new").FP != 2 || again.Get("P-4").FP != 4*977 {
+		t.Fatalf("after change: len %d", again.Len())
+	}
+	// Other entities are untouched by this one's pages.
+	if n, _ := s.SnapshotCount(ctx, "doctor"); n != 0 {
+		t.Fatalf("doctor snapshot has %d", n)
 	}
 }

@@ -1,0 +1,382 @@
+// Package check is `medsync check`, the first thing support asks a clinic to run: it
+// validates config.ini, connects to the MIS, runs every read statement of the profile
+// on a few rows and compares the columns with the canonical contract, converts a few
+// records of each entity, opens the state store and the status port, and asks each
+// enabled connector that can (connectors.Checker) whether its peer is reachable and
+// accepts the credentials. Each check is one line with ✓ or ✗ and, when it fails,
+// what to do.
+package check
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"medsync/connectors"
+	"medsync/mapping"
+	"medsync/mapping/convert"
+	"medsync/service/config"
+	"medsync/service/store"
+)
+
+// Options tune the checks.
+type Options struct {
+	Rows    int           // rows read per statement (default 5)
+	Timeout time.Duration // per check (default 30s)
+	Logger  *slog.Logger  // for connectors built for the check (default: discarded)
+	Now     func() time.Time
+}
+
+// Result is one check.
+type Result struct {
+	OK     bool
+	Name   string
+	Detail string // what was found
+	Hint   string // what to do, when it failed
+}
+
+// Report is every check made.
+type Report struct {
+	Results []Result
+}
+
+// OK reports whether every check passed.
+func (r *Report) OK() bool {
+	for _, c := range r.Results {
+		if !c.OK {
+			return false
+		}
+	}
+	return len(r.Results) > 0
+}
+
+// Failed returns the failed checks.
+func (r *Report) Failed() []Result {
+	var out []Result
+	for _, c := range r.Results {
+		if !c.OK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type checker struct {
+	o   Options
+	w   io.Writer
+	rep *Report
+}
+
+func (c *checker) add(r Result) {
+	c.rep.Results = append(c.rep.Results, r)
+	if c.w == nil {
+		return
+	}
+	mark := "✓"
+	if !r.OK {
+		mark = "✗"
+	}
+	line := mark + " " + r.Name
+	if r.Detail != "" {
+		line += ": " + r.Detail
+	}
+	fmt.Fprintln(c.w, line)
+	if !r.OK && r.Hint != "" {
+		fmt.Fprintln(c.w, "    → "+r.Hint)
+	}
+}
+
+func (c *checker) pass(name, detail string) { c.add(Result{OK: true, Name: name, Detail: detail}) }
+func (c *checker) fail(name string, err error, hint string) {
+	c.add(Result{Name: name, Detail: err.Error(), Hint: hint})
+}
+
+// Run makes every check for the config file at cfgPath, printing one line per check
+// to w (nil: print nothing).
+func Run(ctx context.Context, cfgPath string, w io.Writer, o Options) *Report {
+	if o.Rows <= 0 {
+		o.Rows = 5
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := &checker{o: o, w: w, rep: &Report{}}
+
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		c.fail("config", err, "fix the lines named above in the config file, then run medsync check again")
+		return c.rep
+	}
+	c.pass("config", cfg.File)
+
+	c.stateStore(ctx, cfg)
+	c.statusPort(ctx, cfg)
+	c.mis(ctx, cfg)
+	c.connectors(ctx, cfg)
+	return c.rep
+}
+
+func (c *checker) stateStore(ctx context.Context, cfg *config.Config) {
+	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	st, err := store.Open(ctx, cfg.Service.StateDir)
+	if err != nil {
+		c.fail("state store", err, fmt.Sprintf("check [service] state_dir in %s: the folder must exist or be creatable, and be writable by the service account", cfg.File))
+		return
+	}
+	defer st.Close()
+	c.pass("state store", st.Path())
+}
+
+// statusPort checks that [service] status_listen can be opened, or is already served
+// by a running medsync.
+func (c *checker) statusPort(ctx context.Context, cfg *config.Config) {
+	addr := cfg.Service.StatusListen
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		ln.Close()
+		c.pass("status port", addr+" is free")
+		return
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(hctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/status.json", nil)
+	if resp, herr := http.DefaultClient.Do(req); herr == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			c.pass("status port", addr+" is served by the running medsync")
+			return
+		}
+	}
+	c.fail("status port", fmt.Errorf("%s: [service] status_listen: cannot listen on %s: %v", cfg.File, addr, err),
+		"another program uses this port: stop it or set another port in [service] status_listen")
+}
+
+func (c *checker) mis(ctx context.Context, cfg *config.Config) {
+	prof, err := mapping.LoadProfile(cfg.MIS.Profile)
+	if err != nil {
+		c.fail("MIS profile", fmt.Errorf("%s: [mis] profile: %w", cfg.File, err), "fix the profile files named above, or set [mis] profile = demo | views | <folder>")
+		return
+	}
+	c.pass("MIS profile", prof.Name+" ("+prof.Origin+")")
+
+	octx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	db, dialect, err := mapping.OpenDB(octx, cfg.MIS.Driver, cfg.MIS.DSN)
+	cancel()
+	if err != nil {
+		c.fail("MIS connection", fmt.Errorf("%s: [mis] dsn: %w", cfg.File, err), fmt.Sprintf("fix [mis] dsn in %s (host, port, user, password, database), then run medsync check again", cfg.File))
+		return
+	}
+	defer db.Close()
+	c.pass("MIS connection", cfg.MIS.Driver+" ("+dialect+")")
+
+	stmts := prof.Statements(dialect)
+	if len(stmts) == 0 {
+		c.fail("MIS statements", fmt.Errorf("profile %s has no statements for %s", prof.Name, dialect),
+			fmt.Sprintf("use a profile written for %s, or add %s.sql to the profile folder", dialect, dialect))
+		return
+	}
+	win := engineWindow(cfg, c.o.Now())
+	params := windowParams(cfg.Location, win)
+	for _, st := range stmts {
+		want, ok := mapping.ContractColumns(st.Name)
+		if !ok {
+			continue // write statements are not run by check
+		}
+		c.statement(ctx, db, dialect, prof, st, want, params)
+	}
+
+	src := mapping.NewSource(db, dialect, prof, mapping.SourceOptions{
+		Zone: cfg.Location, QueryTimeout: c.o.Timeout, Charset: cfg.MIS.Charset, Logger: c.o.Logger,
+	})
+	for _, ent := range mapping.Entities {
+		if _, ok := prof.Statement(dialect, ent+".rows"); !ok {
+			continue
+		}
+		c.convert(ctx, src, ent, win)
+	}
+}
+
+var errEnough = errors.New("enough rows")
+
+// statement runs one read statement, reads a few rows, and compares its columns with
+// the contract.
+func (c *checker) statement(ctx context.Context, db *sql.DB, dialect string, prof *mapping.Profile, st mapping.ProfileStatement, want []string, params map[string]any) {
+	name := "statement " + st.Name
+	where := fmt.Sprintf("profile %s, %s line %d", prof.Name, st.File, st.Line)
+	q, args, err := mapping.RenderSQL(dialect, st.SQL, params)
+	if err != nil {
+		c.fail(name, fmt.Errorf("%s: %w", where, err), "fix the statement's parameters (see mapping/profiles/README.md)")
+		return
+	}
+	qctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	rows, err := db.QueryContext(qctx, q, args...)
+	if err != nil {
+		c.fail(name, fmt.Errorf("%s: %w", where, err), "the statement fails on this MIS: check that the tables and columns it names exist and the MIS user may read them")
+		return
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		c.fail(name, fmt.Errorf("%s: %w", where, err), "run the statement by hand in the MIS to see why")
+		return
+	}
+	n := 0
+	for n < c.o.Rows && rows.Next() {
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		c.fail(name, fmt.Errorf("%s: reading rows: %w", where, err), "run the statement by hand in the MIS to see why")
+		return
+	}
+	missing, unexpected := diff(want, cols)
+	if len(missing) > 0 || len(unexpected) > 0 {
+		var parts []string
+		if len(missing) > 0 {
+			parts = append(parts, "missing columns: "+strings.Join(missing, ", "))
+		}
+		if len(unexpected) > 0 {
+			parts = append(parts, "unexpected columns: "+strings.Join(unexpected, ", "))
+		}
+		c.add(Result{Name: name, Detail: where + ": " + strings.Join(parts, "; "),
+			Hint: "alias the MIS columns to the canonical names (expected: " + strings.Join(want, ", ") + "); return NULL AS <name> for a value the MIS lacks"})
+		return
+	}
+	c.pass(name, fmt.Sprintf("%d columns as expected, %d rows read", len(cols), n))
+}
+
+func diff(want, got []string) (missing, unexpected []string) {
+	has := map[string]bool{}
+	for _, g := range got {
+		has[strings.ToLower(strings.TrimSpace(g))] = true
+	}
+	exp := map[string]bool{}
+	for _, w := range want {
+		exp[w] = true
+		if !has[w] {
+			missing = append(missing, w)
+		}
+	}
+	for _, g := range got {
+		if !exp[strings.ToLower(strings.TrimSpace(g))] {
+			unexpected = append(unexpected, g)
+		}
+	}
+	return missing, unexpected
+}
+
+// convert reads a few records of an entity through the profile's converters: a value
+// of the wrong type shows up as a skipped row.
+func (c *checker) convert(ctx context.Context, src *mapping.Source, entity string, win mapping.Window) {
+	name := "entity " + entity
+	rctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+	defer cancel()
+	n := 0
+	var skips []mapping.Skip
+	err := src.ReadAll(rctx, entity, win, func(mapping.Item) error {
+		n++
+		if n+len(skips) >= c.o.Rows {
+			return errEnough
+		}
+		return nil
+	}, func(s mapping.Skip) {
+		skips = append(skips, s)
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		c.fail(name, err, "fix the profile statement named above")
+		return
+	}
+	if len(skips) > 0 && n == 0 {
+		c.add(Result{Name: name, Detail: fmt.Sprintf("none of %d rows converts; first: %s", len(skips), skips[0]),
+			Hint: "a column has the wrong type or format for its converter: fix the statement or the converter in profile.ini"})
+		return
+	}
+	detail := fmt.Sprintf("%d records converted", n)
+	if len(skips) > 0 {
+		detail += fmt.Sprintf(", %d rows skipped (first: %s)", len(skips), skips[0])
+	}
+	if n == 0 {
+		detail = "no rows (in the poll window)"
+	}
+	c.pass(name, detail)
+}
+
+func (c *checker) connectors(ctx context.Context, cfg *config.Config) {
+	enabled := cfg.Enabled()
+	if len(enabled) == 0 {
+		c.add(Result{Name: "connectors", Detail: "none is enabled: polls would read the MIS but send nothing",
+			Hint: fmt.Sprintf("set enabled = true in a [connector.NAME] section of %s", cfg.File)})
+		return
+	}
+	for _, cc := range enabled {
+		name := "connector " + cc.Name
+		conn, err := cc.Spec.New(cfg.Env(cc, c.o.Logger), cc.Values)
+		if err != nil {
+			c.fail(name, err, fmt.Sprintf("fix [connector.%s] in %s", cc.Name, cfg.File))
+			continue
+		}
+		ch, ok := conn.(connectors.Checker)
+		if !ok {
+			c.pass(name, cc.Type+": configured (this connector type has no reachability check)")
+			conn.Close()
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
+		checks := ch.Check(cctx)
+		cancel()
+		for _, k := range checks {
+			n := name + ": " + k.Name
+			if k.Err != nil {
+				hint := k.Hint
+				if hint == "" {
+					hint = fmt.Sprintf("check [connector.%s] in %s", cc.Name, cfg.File)
+				}
+				c.fail(n, k.Err, hint)
+			} else {
+				c.pass(n, "")
+			}
+		}
+		if len(checks) == 0 {
+			c.pass(name, cc.Type+": configured")
+		}
+		conn.Close()
+	}
+}
+
+// engineWindow is the poll window the engine would use now.
+func engineWindow(cfg *config.Config, now time.Time) mapping.Window {
+	n := now.In(cfg.Location)
+	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, cfg.Location)
+	return mapping.Window{From: today.AddDate(0, 0, -cfg.MIS.DaysBack), To: today.AddDate(0, 0, cfg.MIS.DaysAhead+1)}
+}
+
+// windowParams mirror the named parameters the reader gives every statement; keys
+// is a key no MIS has, so *.by_keys statements run and return no rows.
+func windowParams(loc *time.Location, w mapping.Window) map[string]any {
+	from, to := w.From.In(loc), w.To.In(loc)
+	fd, td := convert.FromTime(from), convert.FromTime(to)
+	return map[string]any{
+		"from": from, "to": to,
+		"from_date": fd.String(), "to_date": td.String(),
+		"from_ole": convert.ToOLE(fd), "to_ole": convert.ToOLE(td),
+		"keys": []string{"medsync-check-no-such-key"},
+	}
+}

@@ -1,0 +1,181 @@
+package status
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+// entityRU names the canonical entities as registrars and clinic IT call them.
+var entityRU = map[string]string{
+	"branch": "Филиалы", "specialty": "Специальности", "doctor": "Врачи", "service": "Услуги",
+	"shift": "Смены (расписание)", "slot": "Слоты", "appointment": "Записи на приём", "patient": "Пациенты",
+}
+
+var funcs = template.FuncMap{
+	"subtract": func(a, b int) int { return a - b },
+	"entity": func(e string) string {
+		if ru, ok := entityRU[e]; ok {
+			return ru + " (" + e + ")"
+		}
+		return e
+	},
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.Format("02.01.2006 15:04:05")
+	},
+	"secs": func(d time.Duration) string { return strings.Replace(fmt.Sprintf("%.2f с", d.Seconds()), ".", ",", 1) },
+	"mode": func(m string) string {
+		switch m {
+		case "versions":
+			return "по версиям"
+		case "full":
+			return "полное чтение"
+		}
+		return m
+	},
+}
+
+// chart is the inline SVG of the last 24 hours.
+type chart struct {
+	W, H            int
+	Duration, Queue string // polyline points
+	MaxSeconds      string
+	MaxQueue        int
+	HasQueue        bool
+	Marks           []mark // failed polls
+	Ticks           []tick
+	Empty           bool
+}
+
+type mark struct{ X, Y float64 }
+type tick struct {
+	X     float64
+	Label string
+}
+
+func buildChart(f *Facts) chart {
+	c := chart{W: 720, H: 160, Empty: len(f.History) == 0}
+	if c.Empty {
+		return c
+	}
+	end := f.Now
+	start := end.Add(-24 * time.Hour)
+	maxS := 0.0
+	for _, p := range f.History {
+		maxS = max(maxS, p.Seconds)
+		if p.Queue >= 0 {
+			c.HasQueue = true
+			c.MaxQueue = max(c.MaxQueue, p.Queue)
+		}
+	}
+	if maxS == 0 {
+		maxS = 1
+	}
+	qMax := max(c.MaxQueue, 1)
+	c.MaxSeconds = strings.Replace(fmt.Sprintf("%.1f с", maxS), ".", ",", 1)
+	const top, bottom, left, right = 10.0, 20.0, 40.0, 40.0
+	plotW, plotH := float64(c.W)-left-right, float64(c.H)-top-bottom
+	x := func(t time.Time) float64 { return left + plotW*float64(t.Sub(start))/float64(24*time.Hour) }
+	var d, q []string
+	for _, p := range f.History {
+		px := x(p.At)
+		py := top + plotH*(1-p.Seconds/maxS)
+		d = append(d, fmt.Sprintf("%.1f,%.1f", px, py))
+		if !p.OK {
+			c.Marks = append(c.Marks, mark{X: px, Y: py})
+		}
+		if p.Queue >= 0 {
+			q = append(q, fmt.Sprintf("%.1f,%.1f", px, top+plotH*(1-float64(p.Queue)/float64(qMax))))
+		}
+	}
+	c.Duration, c.Queue = strings.Join(d, " "), strings.Join(q, " ")
+	for h := 0; h <= 24; h += 6 {
+		t := start.Add(time.Duration(h) * time.Hour)
+		c.Ticks = append(c.Ticks, tick{X: x(t), Label: t.Format("15:04")})
+	}
+	return c
+}
+
+type pageData struct {
+	*Facts
+	Chart chart
+}
+
+var page = template.Must(template.New("page").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="ru">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="60">
+<title>medsync — состояние службы {{.Service}}</title>
+<style>
+body{font-family:Segoe UI,Arial,sans-serif;margin:1.5em;color:#222;max-width:1100px}
+h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left} td.n{text-align:right}
+.ok{background:#e7f6e7;border:1px solid #7c7;padding:.6em 1em} .bad{background:#fdeaea;border:1px solid #d66;padding:.6em 1em}
+.warn{background:#fff6dc;border:1px solid #e0b040;padding:.6em 1em} code{background:#f2f2f2;padding:0 .3em}
+.err{color:#a00} .muted{color:#777}
+</style>
+</head>
+<body>
+<h1>medsync — состояние службы «{{.Service}}»</h1>
+<p class="muted">Конфигурация: {{.Config}} · Сейчас: {{when .Now}} · Расписание: {{.Schedule}}{{if not .Daemon}} · служба не отвечает, данные из хранилища состояния{{end}}</p>
+{{if .Healthy}}<p class="ok" id="health"><strong>Работает нормально.</strong> Последний успешный опрос МИС: {{when .LastOK}}.</p>
+{{else}}<div class="bad" id="health"><strong>Есть проблема.</strong>
+{{if not .LastPoll}} Ещё не завершился ни один опрос МИС.
+{{else if .LastOK.IsZero}} Ни один опрос МИС не прошёл успешно.
+{{else}} Нет успешного опроса МИС с {{when .LastOK}} — дольше трёх интервалов опроса.{{end}}
+{{with .LastPoll}}{{if .Error}}<br>Ошибка последнего опроса: <span class="err">{{.Error}}</span>{{end}}{{end}}
+<br>Запустите <code>medsync check</code> и посмотрите журнал службы.</div>{{end}}
+
+{{if .HeldTotal}}<div class="warn" id="held"><strong>Удаления задержаны: {{.HeldTotal}}.</strong>
+За один опрос из МИС исчезло слишком много записей, и medsync не стал передавать их удаление.
+{{range .Held}}<br>{{entity .Entity}}: {{.Count}}{{if .Confirmed}} (подтверждено: {{.Confirmed}}){{end}}{{end}}
+<br>Проверьте МИС. Список: <code>medsync deletions list</code>. Если записи действительно удалены, подтвердите: <code>medsync deletions confirm</code>.</div>{{end}}
+
+<h2>Опросы МИС</h2>
+<table>
+<tr><th>Последний опрос</th><td>{{with .LastPoll}}{{when .Started}}, длительность {{secs .Duration}}, {{if .OK}}успешно{{else}}<span class="err">с ошибками</span>{{end}}{{else}}ещё не было{{end}}</td></tr>
+<tr><th>Следующий опрос</th><td>{{if .NextPoll.IsZero}}{{if .Daemon}}сразу после запуска{{else}}служба не запущена{{end}}{{else}}{{when .NextPoll}}{{end}}</td></tr>
+<tr><th>Последний успешный опрос</th><td>{{when .LastOK}}</td></tr>
+</table>
+
+<h2>Данные по сущностям (последний опрос)</h2>
+{{if .Entities}}<table id="entities">
+<tr><th>Сущность</th><th>Режим</th><th>Прочитано</th><th>Пропущено</th><th>Изменено</th><th>Удалено</th><th>Задержано</th><th>Время</th><th>Ошибка</th></tr>
+{{range .Entities}}<tr><td>{{entity .Entity}}</td><td>{{mode .Mode}}</td><td class="n">{{.Read}}</td><td class="n">{{.Skipped}}</td><td class="n">{{.Upserts}}</td><td class="n">{{.Deletes}}</td><td class="n">{{.Held}}</td><td class="n">{{secs .Duration}}</td><td class="err">{{.Error}}</td></tr>
+{{end}}</table>{{else}}<p>Опросов ещё не было.</p>{{end}}
+
+<h2>Коннекторы</h2>
+{{if .Connectors}}<table id="connectors">
+<tr><th>Коннектор</th><th>Тип</th><th>В очереди</th><th>Из них повторы</th><th>Недоставленные</th><th>Последняя ошибка</th></tr>
+{{range .Connectors}}<tr><td>{{.Name}}</td><td>{{.Type}}</td><td class="n">{{.Queued}}</td><td class="n">{{.Retrying}}</td><td class="n">{{.DeadLetters}}</td><td class="err">{{.LastError}}</td></tr>
+{{end}}</table>
+<p class="muted">Недоставленные события: <code>medsync dlq list</code>, отправить повторно: <code>medsync dlq replay</code>.</p>
+{{else}}<p>Ни один коннектор не включён: МИС читается, но данные никуда не передаются.</p>{{end}}
+
+<h2>Последние 24 часа</h2>
+{{with .Chart}}{{if .Empty}}<p>За последние сутки опросов не было.</p>{{else}}
+<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="Длительность опроса и очередь за 24 часа">
+<rect x="40" y="10" width="{{subtract .W 80}}" height="{{subtract .H 30}}" fill="#fafafa" stroke="#ccc"/>
+{{range .Ticks}}<text x="{{.X}}" y="{{$.Chart.H}}" font-size="10" text-anchor="middle" fill="#555">{{.Label}}</text>{{end}}
+<text x="36" y="18" font-size="10" text-anchor="end" fill="#1f5fbf">{{.MaxSeconds}}</text>
+<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="{{.Duration}}"/>
+{{range .Marks}}<circle cx="{{.X}}" cy="{{.Y}}" r="3" fill="#c00"/>{{end}}
+{{if .HasQueue}}<text x="{{subtract .W 36}}" y="18" font-size="10" fill="#d07000">{{.MaxQueue}}</text>
+<polyline fill="none" stroke="#d07000" stroke-width="1.5" stroke-dasharray="4 2" points="{{.Queue}}"/>{{end}}
+</svg>
+<p class="muted"><span style="color:#1f5fbf">— длительность опроса</span> (шкала слева), {{if .HasQueue}}<span style="color:#d07000">- - очередь событий</span> (шкала справа), {{end}}<span style="color:#c00">●</span> опрос с ошибкой.</p>
+{{end}}{{end}}
+<p class="muted">Страница обновляется раз в минуту. Метрики Prometheus: <a href="metrics">/metrics</a>, проверка живости: <a href="healthz">/healthz</a>, данные: <a href="status.json">/status.json</a>.</p>
+</body>
+</html>
+`))
+
+func renderPage(w io.Writer, f *Facts) error {
+	return page.Execute(w, pageData{Facts: f, Chart: buildChart(f)})
+}
