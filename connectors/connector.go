@@ -79,6 +79,13 @@ type LinkRegistrar interface {
 	Unlink(ctx context.Context, patientID string) error
 }
 
+// LinkChecker is implemented by link registrars that know whether a patient has
+// linked (ONDOC learns it from its feed). The link-code service uses it to mark a code
+// used and to show the registrar the patient's link state.
+type LinkChecker interface {
+	IsLinked(ctx context.Context, patientID string) (bool, error)
+}
+
 // Host is what the engine offers a connector's Run.
 type Host interface {
 	Logger() *slog.Logger

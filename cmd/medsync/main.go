@@ -40,6 +40,13 @@ Verbs:
   deletions list          list deletions held by the mass-disappearance guard
   deletions confirm [entity]
                           confirm held deletions: the next poll sends those still missing
+  link issue --patient ID [--by USER]
+                          issue a 9-digit link code and send it to the patient
+  link status --patient ID
+                          the patient's codes, delivery attempts and link state
+  link revoke --patient ID [--by USER]
+                          revoke the patient's active code and unlink
+  passwd [NAME]           make a password hash for a [registrar] user
   config show             print the effective config, secrets masked
   version                 print the version
 

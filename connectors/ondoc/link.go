@@ -122,3 +122,9 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// IsLinked reports whether ONDOC has told us the patient is linked to the clinic
+// (connectors.LinkChecker).
+func (c *Conn) IsLinked(ctx context.Context, patientID string) (bool, error) {
+	return c.store.isLinked(ctx, patientID)
+}

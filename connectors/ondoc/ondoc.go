@@ -89,6 +89,7 @@ var (
 	_ connectors.Checker       = (*Conn)(nil)
 	_ connectors.Runner        = (*Conn)(nil)
 	_ connectors.LinkRegistrar = (*Conn)(nil)
+	_ connectors.LinkChecker   = (*Conn)(nil)
 )
 
 // New builds the connector from its config section.

@@ -31,9 +31,9 @@ func (s *Service) AfterPoll(ctx context.Context) {
 // checkLinks asks registrars that can tell (LinkChecker) whether patients holding an
 // active code linked; a link uses the code up.
 func (s *Service) checkLinks(ctx context.Context) {
-	var checkers []LinkChecker
+	var checkers []connectors.LinkChecker
 	for _, r := range s.o.Registrars {
-		if lc, ok := r.Conn.(LinkChecker); ok {
+		if lc, ok := r.Conn.(connectors.LinkChecker); ok {
 			checkers = append(checkers, lc)
 		}
 	}

@@ -26,12 +26,6 @@ type PatientSource interface {
 	QueryNamed(ctx context.Context, name string, params map[string]any, fn func(row map[string]string) error) error
 }
 
-// LinkChecker is implemented by registrars that can tell whether a patient is linked
-// (the ONDOC connector knows it from its feed). Optional: without it the link state
-// shows only what medsync itself did.
-type LinkChecker interface {
-	IsLinked(ctx context.Context, patientID string) (bool, error)
-}
 
 // Registrar is one connector that takes link codes.
 type Registrar struct {
