@@ -21,8 +21,8 @@ func (s *Service) AfterPoll(ctx context.Context) {
 	if err := s.st.expire(ctx, s.now()); err != nil {
 		s.log.Error("link codes: state file: expiring codes", "error", err)
 	}
+	s.checkDeleted(ctx) // first: a deleted card's codes are cancelled, whatever a registrar says
 	s.checkLinks(ctx)
-	s.checkDeleted(ctx)
 	if s.o.Config.Requests {
 		s.handleRequests(ctx)
 	}
