@@ -31,6 +31,11 @@ Usage:
   medsync [-c config.ini] <verb> [arguments]
 
 Verbs:
+  install | uninstall     install or remove the service (Windows service / systemd unit;
+                          run as administrator / root); it runs "medsync -c <config> run"
+  start | stop | restart  control the installed service
+  status                  the daemon's state: last and next poll, queues, dead letters, alerts
+  check                   test the config, the MIS connection and profile, every connector
   run                     poll and deliver in the foreground until Ctrl+C / SIGTERM
   once                    one poll and one delivery round, then exit (non-zero if anything failed)
   demo init [flags]       create and seed the demo MIS database named in [mis] (see -h)

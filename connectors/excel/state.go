@@ -9,6 +9,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
+
+	statefile "medsync/service/store"
 )
 
 // store is the connector's own SQLite file under the state directory: hashes of
@@ -44,14 +46,9 @@ func openStore(ctx context.Context, dir, instance string) (*store, error) {
 		name = "excel-" + instance + ".db"
 	}
 	p := filepath.Join(dir, name)
-	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(p)+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	db, err := statefile.OpenSQLite(ctx, p, []string{storeSchema})
 	if err != nil {
-		return nil, fmt.Errorf("open excel connector state %s: %w", p, err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, storeSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("prepare excel connector state %s: %w (delete the file to start afresh; imported-file hashes will be forgotten)", p, err)
+		return nil, fmt.Errorf("excel connector state: %w (delete the file to start afresh; imported-file hashes will be forgotten)", err)
 	}
 	return &store{db: db, path: p}, nil
 }

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
+
+	statefile "medsync/service/store"
 )
 
 // store is the connector's own small SQLite file: which patients are linked, the
@@ -31,17 +31,9 @@ CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 `
 
 func openStore(path string) (*store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("ondoc: cannot create the state folder for %s (check [service] state_dir and its permissions): %w", path, err)
-	}
-	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	db, err := statefile.OpenSQLite(context.Background(), path, []string{storeSchema})
 	if err != nil {
-		return nil, fmt.Errorf("ondoc: open state file %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(storeSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("ondoc: prepare state file %s (delete it if it is damaged; links are learned again from ONDOC): %w", path, err)
+		return nil, fmt.Errorf("ondoc: state file: %w (delete it if it is damaged; links are learned again from ONDOC)", err)
 	}
 	return &store{db: db}, nil
 }

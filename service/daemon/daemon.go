@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +23,7 @@ import (
 
 	"medsync/service/app"
 	"medsync/service/config"
+	"medsync/service/linkcodes"
 	"medsync/service/logging"
 	"medsync/service/status"
 )
@@ -251,7 +253,14 @@ func (p *Program) run(ctx context.Context, ln net.Listener, col *status.Collecto
 	p.mu.Lock()
 	p.app = a
 	p.mu.Unlock()
-	srv := status.NewServer(status.Source{Cfg: p.Cfg, Store: a.Store, LastError: a.Engine.LastError, Daemon: true}, col, p.log.Logger)
+	src := status.Source{Cfg: p.Cfg, Store: a.Store, LastError: a.Engine.LastError, Daemon: true}
+	if a.LinkCodes != nil && p.Cfg.Registrar.Enabled {
+		src.Mounts = map[string]http.Handler{linkcodes.Prefix: a.LinkCodes.Handler()}
+		if p.Cfg.Registrar.TLS() {
+			src.CertFile, src.KeyFile = p.Cfg.Registrar.TLSCert, p.Cfg.Registrar.TLSKey
+		}
+	}
+	srv := status.NewServer(src, col, p.log.Logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	runDone := make(chan struct{})

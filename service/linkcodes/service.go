@@ -26,7 +26,6 @@ type PatientSource interface {
 	QueryNamed(ctx context.Context, name string, params map[string]any, fn func(row map[string]string) error) error
 }
 
-
 // Registrar is one connector that takes link codes.
 type Registrar struct {
 	Name string

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
+
+	statefile "medsync/service/store"
 )
 
 // Code states.
@@ -84,14 +86,9 @@ type store struct {
 
 func openStore(ctx context.Context, dir string) (*store, error) {
 	path := filepath.Join(dir, "linkcodes.db")
-	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	db, err := statefile.OpenSQLite(ctx, path, []string{schema})
 	if err != nil {
-		return nil, fmt.Errorf("link codes: state file %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("link codes: state file %s: %w; check the service account may write the state dir", path, err)
+		return nil, fmt.Errorf("link codes: state file: %w; check the service account may write the state dir", err)
 	}
 	return &store{db: db, path: path}, nil
 }

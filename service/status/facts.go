@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"time"
 
@@ -74,6 +75,11 @@ type Source struct {
 	LastError func(connector string) string
 	Now       func() time.Time
 	Daemon    bool
+	// Mounts are more handlers served under a path prefix (e.g. the registrar page
+	// at /registrar/); the status server knows nothing else of them.
+	Mounts map[string]http.Handler
+	// CertFile and KeyFile, when both set, make the server speak HTTPS.
+	CertFile, KeyFile string
 }
 
 // Gather reads the facts from the state store (and the running engine, when given).

@@ -87,12 +87,20 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /status.json", s.statusJSON)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.col.Registry(), promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", s.page)
+	for prefix, h := range s.src.Mounts {
+		mux.Handle(prefix, h)
+	}
 	return mux
 }
 
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(ln)
+	var err error
+	if s.src.CertFile != "" && s.src.KeyFile != "" {
+		err = s.srv.ServeTLS(ln, s.src.CertFile, s.src.KeyFile)
+	} else {
+		err = s.srv.Serve(ln)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

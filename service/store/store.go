@@ -97,24 +97,65 @@ var SchemaVersion = len(migrations)
 
 // Open opens (creating when needed) the state store in dir and migrates it.
 func Open(ctx context.Context, dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("state store: cannot create state directory %s: %w (check [service] state_dir and folder permissions)", dir, err)
-	}
 	path := filepath.Join(dir, FileName)
-	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := OpenSQLite(ctx, path, migrations)
+	if err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// OpenSQLite opens (creating the folder and file when needed) an SQLite state file
+// of medsync's — the state store, or a connector's or service's own file — in WAL
+// mode with one connection (SQLite allows one writer; one connection also serialises
+// transactions), and applies the migrations it has not seen yet. A file's schema
+// version is the number of migrations applied (PRAGMA user_version). Append to
+// migrations; never edit a shipped one.
+func OpenSQLite(ctx context.Context, path string, migrations []string) (*sql.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("cannot create the folder of %s: %w (check [service] state_dir and folder permissions)", path, err)
+	}
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("state store %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	// One writer at a time is all SQLite allows; a single connection also keeps
-	// transactions strictly serialised between the poller and the dispatchers.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
+	if err := migrate(ctx, db, path, migrations); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return s, nil
+	return db, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB, path string, migrations []string) error {
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("%s: cannot read the schema version: %w (is it a medsync state file? a damaged one can be deleted: it is rebuilt)", path, err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("%s has schema version %d, newer than this medsync (%d): run the newer medsync or restore a backup", path, v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		err := func() error {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(i+1)); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}()
+		if err != nil {
+			return fmt.Errorf("%s: migrating to schema version %d: %w", path, i+1, err)
+		}
+	}
+	return nil
 }
 
 // Path is the store's file path.
@@ -122,34 +163,6 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
-
-func (s *Store) migrate(ctx context.Context) error {
-	var v int
-	if err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
-		return fmt.Errorf("state store %s: cannot read schema version: %w (is the file a medsync state store?)", s.path, err)
-	}
-	if v > len(migrations) {
-		return fmt.Errorf("state store %s has schema version %d, newer than this medsync (%d): run the newer medsync or restore a backup", s.path, v, len(migrations))
-	}
-	for i := v; i < len(migrations); i++ {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("state store %s: migrate to %d: %w", s.path, i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("state store %s: migrate to %d: %w", s.path, i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, `PRAGMA user_version = `+strconv.Itoa(i+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("state store %s: migrate to %d: %w", s.path, i+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("state store %s: migrate to %d: %w", s.path, i+1, err)
-		}
-	}
-	return nil
-}
 
 // Version reports the schema version of the open store.
 func (s *Store) Version(ctx context.Context) (int, error) {
