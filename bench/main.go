@@ -97,7 +97,7 @@ func bench(bin, dir string, appts int) error {
 	if err := os.WriteFile(cfg, []byte(configTemplate), 0o644); err != nil {
 		return err
 	}
-	doctors := max(40, appts/5000)
+	doctors := max(40, appts/2000)
 	seed := exec.Command(bin, "-c", cfg, "demo", "init", "-appointments", strconv.Itoa(appts),
 		"-doctors", strconv.Itoa(doctors), "-patients", strconv.Itoa(max(5000, appts/10)), "-days", "730", "-bad-rows=false")
 	seed.Stdout, seed.Stderr = os.Stdout, os.Stderr

@@ -74,6 +74,8 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		return fail("%v", err)
 	}
 	now := e.o.Now()
+	at := now.In(e.o.Zone) // detection time of this poll's events
+	known := snap.Len()    // the guard's base: records known before this poll
 	windowed := e.o.Reader.Windowed(entity)
 	if windowed && entity == mapping.EntitySlot && now.After(w.From) {
 		// Slots in the past are not bookable: the slot window starts now.
@@ -114,6 +116,26 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		e.log.Warn("row skipped", "entity", s.Entity, "key", s.Key, "row", s.Row, "problem", s.Problem)
 	}
 	versions := map[string]uint64{}
+	// Upserts are committed in chunks while the read goes on, so that a first poll of
+	// a million records never holds them all in memory. Each chunk is one transaction
+	// of its snapshot entries and their events (invariant 2); deletions are decided
+	// only after the whole read, in the last transaction.
+	flush := func() error {
+		c := &store.Change{Entity: entity, KeepData: e.keepsData(entity)}
+		e.addUpserts(c, entity, at, changes, verOnly, backfills, backfill)
+		if err := e.o.Store.Commit(ctx, snap, c); err != nil {
+			return err
+		}
+		es.Upserts += len(changes) + len(backfills)
+		for _, p := range changes {
+			if en := snap.Get(p.key); en != nil {
+				en.Seen = true // now in the snapshot, and read in this poll
+			}
+		}
+		changes, verOnly, backfills = changes[:0], verOnly[:0], backfills[:0]
+		clear(seenNew)
+		return nil
+	}
 	onItem := func(it mapping.Item) error {
 		es.Read++
 		key := it.Record.RecordKey()
@@ -127,9 +149,9 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		if v, ok := versions[key]; ok && ver == 0 {
 			ver = v
 		}
-		var at int64
+		var wat int64
 		if wr, ok := it.Record.(mapping.Windowed); ok {
-			at = wr.WindowDay().Unix()
+			wat = wr.WindowDay().Unix()
 		}
 		en := snap.Get(key)
 		if en != nil {
@@ -140,8 +162,8 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			}
 			en.Seen = true
 			if en.FP == fp {
-				if en.Ver != ver || en.At != at {
-					verOnly = append(verOnly, pending{key: key, fp: fp, ver: ver, at: at})
+				if en.Ver != ver || en.At != wat {
+					verOnly = append(verOnly, pending{key: key, fp: fp, ver: ver, at: wat})
 				}
 				if len(backfill) > 0 {
 					backfills = append(backfills, pending{key: key, fp: fp, data: data})
@@ -156,7 +178,10 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			}
 			seenNew[key] = true
 		}
-		changes = append(changes, pending{key: key, op: connectors.OpUpsert, fp: fp, ver: ver, at: at, data: data})
+		changes = append(changes, pending{key: key, op: connectors.OpUpsert, fp: fp, ver: ver, at: wat, data: data})
+		if len(changes)+len(verOnly)+len(backfills) >= e.chunk {
+			return flush()
+		}
 		return nil
 	}
 
@@ -283,7 +308,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	}
 	sort.Strings(release)
 	var toDelete, toHold []string
-	limit := int(math.Max(float64(e.o.Guard.MinCount), math.Floor(e.o.Guard.MaxShare*float64(snap.Len()))))
+	limit := int(math.Max(float64(e.o.Guard.MinCount), math.Floor(e.o.Guard.MaxShare*float64(known))))
 	var unconfirmed []string
 	for _, k := range deletes {
 		if confirmed[k] {
@@ -295,7 +320,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	if len(unconfirmed) > limit {
 		toHold = unconfirmed
 		e.log.Error("mass disappearance: deletions held until an operator confirms them (medsync deletions list / confirm)",
-			"entity", entity, "vanished", len(unconfirmed), "known", snap.Len(), "limit", limit)
+			"entity", entity, "vanished", len(unconfirmed), "known", known, "limit", limit)
 	} else {
 		toDelete = append(toDelete, unconfirmed...)
 	}
@@ -304,15 +329,8 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	change.Released = release
 	es.Held = len(toHold)
 
-	at := now.In(e.o.Zone)
-	for _, p := range changes {
-		change.Puts = append(change.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at}, Data: p.data})
-		e.enqueue(change, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)
-		es.Upserts++
-	}
-	for _, p := range verOnly {
-		change.Puts = append(change.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at}})
-	}
+	e.addUpserts(change, entity, at, changes, verOnly, backfills, backfill)
+	es.Upserts += len(changes) + len(backfills)
 	for _, k := range toDelete {
 		en := snap.Get(k)
 		change.Removes = append(change.Removes, k)
@@ -324,10 +342,6 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	// unchanged poll writes nothing.
 	if len(toHold) == 0 && len(release) == 0 && !e.hadHeld(ctx, entity) {
 		change.HeldSet = false
-	}
-	for _, p := range backfills {
-		e.enqueueTo(change, backfill, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)
-		es.Upserts++
 	}
 	if len(backfill) > 0 {
 		change.Meta = map[string]string{}
@@ -342,6 +356,21 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		e.o.Hooks.AfterCommit(entity)
 	}
 	return es
+}
+
+// addUpserts adds changed records (snapshot and events), version-only moves (snapshot
+// only) and backfills (events for the targets that need the full state) to c.
+func (e *Engine) addUpserts(c *store.Change, entity string, at time.Time, changes, verOnly, backfills []pending, backfill []*Target) {
+	for _, p := range changes {
+		c.Puts = append(c.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at}, Data: p.data})
+		e.enqueue(c, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)
+	}
+	for _, p := range verOnly {
+		c.Puts = append(c.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at}})
+	}
+	for _, p := range backfills {
+		e.enqueueTo(c, backfill, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)
+	}
 }
 
 func (e *Engine) hadHeld(ctx context.Context, entity string) bool {

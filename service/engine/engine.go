@@ -102,6 +102,7 @@ type Engine struct {
 	log     *slog.Logger
 	pollMu  sync.Mutex // polls never overlap
 	wake    map[string]chan struct{}
+	chunk   int      // records per snapshot+outbox transaction while a read goes on
 	lastErr sync.Map // connector → last delivery error text
 }
 
@@ -131,7 +132,7 @@ func New(o Options) (*Engine, error) {
 	if o.Guard.MaxShare <= 0 {
 		o.Guard.MaxShare = 0.2
 	}
-	e := &Engine{o: o, log: o.Logger, wake: map[string]chan struct{}{}}
+	e := &Engine{o: o, log: o.Logger, wake: map[string]chan struct{}{}, chunk: 50000}
 	for _, t := range o.Targets {
 		if t.BatchSize <= 0 {
 			t.BatchSize = 100

@@ -628,3 +628,39 @@ func TestNewConnectorGetsCurrentState(t *testing.T) {
 	f.eng.DeliverAll(context.Background())
 	eq(t, ops(late.events()), nil)
 }
+
+// TestChunkedCommits commits upserts in small chunks while reading: every record is
+// sent once, a chunk's new records are never taken for deletions, and the guard
+// counts only the records known before the poll.
+func TestChunkedCommits(t *testing.T) {
+	f := newFixture(t, mapping.EntityDoctor)
+	f.eng.chunk = 3
+	for i := 1; i <= 10; i++ {
+		f.mem.put(doctor(fmt.Sprint(i), "Врач"), "")
+	}
+	s := f.poll()
+	if e := s.Entities[0]; e.Upserts != 10 || e.Deletes != 0 || e.Held != 0 || e.Error != "" {
+		t.Fatalf("first poll: %+v", e)
+	}
+	if n, _ := f.st.SnapshotCount(context.Background(), mapping.EntityDoctor); n != 10 {
+		t.Fatalf("snapshot %d", n)
+	}
+	f.deliver()
+	if len(f.rec.events()) != 10 {
+		t.Fatalf("delivered %d", len(f.rec.events()))
+	}
+	f.rec.reset()
+	// 7 edits (more than a chunk) and one delete in one poll.
+	for i := 1; i <= 7; i++ {
+		f.mem.put(doctor(fmt.Sprint(i), "Другая"), "")
+	}
+	f.mem.del(mapping.EntityDoctor, "10")
+	s = f.poll()
+	if e := s.Entities[0]; e.Upserts != 7 || e.Deletes != 1 {
+		t.Fatalf("second poll: %+v", e)
+	}
+	f.deliver()
+	if len(f.rec.events()) != 8 {
+		t.Fatalf("delivered %d", len(f.rec.events()))
+	}
+}
