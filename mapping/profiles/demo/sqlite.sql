@@ -57,6 +57,15 @@ JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
 WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
 ORDER BY t.DOCT_ID, t.WDATE, t.BEGHOUR
 
+-- name: shift.versions
+-- A shift's record also carries its doctor's slot length: the version is the later
+-- of the two MODIFYDATEs.
+SELECT t.SHIFT_ID AS id,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
+
 -- name: shift.by_keys
 SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
        t.WDATE AS date, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
