@@ -15,11 +15,9 @@ type Window struct {
 // Contains reports whether t falls inside the window.
 func (w Window) Contains(t time.Time) bool { return !t.Before(w.From) && t.Before(w.To) }
 
-// Item is one record read from the MIS with its version (the profile's version column
-// rendered as text; empty when the profile declares none).
+// Item is one record read from the MIS.
 type Item struct {
-	Record  Record
-	Version string
+	Record Record
 }
 
 // Skip describes a row that was read but could not be turned into a record. The row is
@@ -49,7 +47,11 @@ type Reader interface {
 	// so that ScanVersions and ReadKeys can be used instead of a full read.
 	HasVersions(entity string) bool
 	// ScanVersions streams (key, version) pairs of entity (inside w when windowed).
-	ScanVersions(ctx context.Context, entity string, w Window, fn func(key, version string) error) error
+	// It is the hot path of every poll, so it allocates nothing per row: key is valid
+	// only during the call (copy it to keep it), and the version is a 64-bit token
+	// (see VersionToken) — equal tokens mean the row did not change; 0 (a NULL
+	// version) means "unknown": the row is read in full every poll.
+	ScanVersions(ctx context.Context, entity string, w Window, fn func(key []byte, version uint64) error) error
 	// ReadAll streams full records of entity (inside w when windowed).
 	ReadAll(ctx context.Context, entity string, w Window, fn func(Item) error, skip func(Skip)) error
 	// ReadKeys streams full records for the given keys, whether inside the window or

@@ -165,8 +165,8 @@ func (s *Source) columnIndex(st ProfileStatement, rows *sql.Rows, cols []column)
 }
 
 // ScanVersions streams (key, version) pairs from <entity>.versions. It does not
-// de-duplicate keys; rows whose key or version is NULL are left out.
-func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn func(key, version string) error) error {
+// de-duplicate keys; rows whose key is NULL are left out (the full read reports them).
+func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn func(key []byte, version uint64) error) error {
 	st, err := s.p.statement(s.dialect, entity+".versions")
 	if err != nil {
 		return err
@@ -181,17 +181,18 @@ func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn f
 	if err != nil {
 		return err
 	}
-	var key, ver sql.RawBytes
+	var key sql.RawBytes
+	var ver versionScanner
 	dest := make([]any, 2)
 	dest[idx[0]], dest[idx[1]] = &key, &ver
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return s.stmtErr(st, err)
 		}
-		if key == nil || ver == nil {
-			continue
+		if key == nil {
+			continue // a row without a key: the full read reports it
 		}
-		if err := fn(string(key), string(ver)); err != nil {
+		if err := fn(key, ver.token); err != nil {
 			return err
 		}
 	}

@@ -32,7 +32,7 @@ func BenchmarkScanVersions(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		n := 0
-		if err := src.ScanVersions(ctx, "appointment", w, func(k, v string) error { n++; return nil }); err != nil {
+		if err := src.ScanVersions(ctx, "appointment", w, func(k []byte, v uint64) error { n++; return nil }); err != nil {
 			b.Fatal(err)
 		}
 		if n < want-10 {

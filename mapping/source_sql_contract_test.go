@@ -52,7 +52,7 @@ SELECT 1 AS id, 1 AS doctor_id, 1 AS branch_id, '2025-03-20' AS date, 540 AS sta
 	if err == nil || !strings.Contains(err.Error(), "service.rows") || !strings.Contains(err.Error(), `does not return column "online_booking"`) {
 		t.Errorf("missing column: %v", err)
 	}
-	err = src.ScanVersions(ctx, "patient", mapping.Window{}, func(k, v string) error { called++; return nil })
+	err = src.ScanVersions(ctx, "patient", mapping.Window{}, func(k []byte, v uint64) error { called++; return nil })
 	if err == nil || !strings.Contains(err.Error(), `"extra"`) {
 		t.Errorf("versions with extra column: %v", err)
 	}

@@ -152,10 +152,10 @@ func TestDemoProfileReadsDemoMIS(t *testing.T) {
 					t.Fatalf("demo declares %s.versions", e)
 				}
 				var keys []string
-				versions := map[string]string{}
-				if err := src.ScanVersions(ctx, e, w, func(k, v string) error {
-					keys = append(keys, k)
-					versions[k] = v
+				versions := map[string]uint64{}
+				if err := src.ScanVersions(ctx, e, w, func(k []byte, v uint64) error {
+					keys = append(keys, string(k))
+					versions[string(k)] = v
 					return nil
 				}); err != nil {
 					t.Fatal(err)
@@ -165,7 +165,7 @@ func TestDemoProfileReadsDemoMIS(t *testing.T) {
 					t.Errorf("%s: ScanVersions gave %d keys, ReadAll %d records + %d skips", e, len(versions), len(all.records), len(all.skips))
 				}
 				for k := range all.records {
-					if versions[k] == "" {
+					if versions[k] == 0 {
 						t.Errorf("%s %s: read by ReadAll but has no version", e, k)
 					}
 				}

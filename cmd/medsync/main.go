@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	_ "time/tzdata" // zone database inside the binary: Windows servers have none
@@ -77,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("medsync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "path to config.ini (default: config.ini in the current folder, else next to medsync)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this run to the file (for support)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
@@ -92,6 +94,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	verb, rest := fs.Arg(0), fs.Args()[1:]
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "medsync: -cpuprofile:", err)
+			return 2
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "medsync: -cpuprofile:", err)
+			return 2
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := &cli{cfgPath: resolveConfig(*cfgPath), stdout: stdout, stderr: stderr}

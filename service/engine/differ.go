@@ -23,19 +23,6 @@ func Fingerprint(data []byte) uint64 {
 	return h.Sum64()
 }
 
-func hashVersion(v string) uint64 {
-	if v == "" {
-		return 0
-	}
-	h := fnv.New64a()
-	h.Write([]byte(v))
-	s := h.Sum64()
-	if s == 0 {
-		s = 1
-	}
-	return s
-}
-
 func fpHex(fp uint64) string { return fmt.Sprintf("%016x", fp) }
 
 // IdempotencyKey derives the stable key of an event from connector, entity, record
@@ -145,10 +132,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			return nil
 		}
 		fp := Fingerprint(data)
-		ver := hashVersion(it.Version)
-		if v, ok := versions[key]; ok && ver == 0 {
-			ver = v
-		}
+		ver := versions[key] // 0 when the profile has no version column
 		var wat int64
 		if wr, ok := it.Record.(mapping.Windowed); ok {
 			wat = wr.WindowDay().Unix()
@@ -189,20 +173,20 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	if useVersions {
 		es.Mode = "versions"
 		var fetch []string
-		err := e.o.Reader.ScanVersions(ctx, entity, w, func(key, version string) error {
-			vh := hashVersion(version)
-			if en := snap.Get(key); en != nil {
+		err := e.o.Reader.ScanVersions(ctx, entity, w, func(key []byte, version uint64) error {
+			if en := snap.GetBytes(key); en != nil {
 				if en.Seen {
 					return nil
 				}
-				if en.Ver == vh && vh != 0 {
+				if en.Ver == version && version != 0 {
 					en.Seen = true
 					es.Read++
 					return nil
 				}
 			}
-			versions[key] = vh
-			fetch = append(fetch, key)
+			k := string(key)
+			versions[k] = version
+			fetch = append(fetch, k)
 			return nil
 		})
 		if err != nil {
@@ -221,8 +205,8 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			// Learn the versions too, so that the next poll can take the cheap path.
 			// Versions are read before rows: a row edited in between pairs an old
 			// version with new content, which costs one refetch, never a missed change.
-			if err := e.o.Reader.ScanVersions(ctx, entity, w, func(key, version string) error {
-				versions[key] = hashVersion(version)
+			if err := e.o.Reader.ScanVersions(ctx, entity, w, func(key []byte, version uint64) error {
+				versions[string(key)] = version
 				return nil
 			}); err != nil {
 				return fail("read (versions) failed, no deletions inferred: %v", err)

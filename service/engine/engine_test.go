@@ -21,6 +21,7 @@ import (
 type memReader struct {
 	mu       sync.Mutex
 	recs     map[string]map[string]mapping.Item
+	vers     map[string]map[string]string
 	versions map[string]bool
 	fail     map[string]error
 	skips    map[string][]mapping.Skip
@@ -29,7 +30,7 @@ type memReader struct {
 }
 
 func newMem() *memReader {
-	return &memReader{recs: map[string]map[string]mapping.Item{}, versions: map[string]bool{}, fail: map[string]error{},
+	return &memReader{recs: map[string]map[string]mapping.Item{}, vers: map[string]map[string]string{}, versions: map[string]bool{}, fail: map[string]error{},
 		skips: map[string][]mapping.Skip{}, windowed: map[string]bool{mapping.EntityAppointment: true, mapping.EntitySlot: true, mapping.EntityShift: true},
 		calls: map[string]int{}}
 }
@@ -40,8 +41,10 @@ func (m *memReader) put(r mapping.Record, version string) {
 	e := r.EntityName()
 	if m.recs[e] == nil {
 		m.recs[e] = map[string]mapping.Item{}
+		m.vers[e] = map[string]string{}
 	}
-	m.recs[e][r.RecordKey()] = mapping.Item{Record: r, Version: version}
+	m.recs[e][r.RecordKey()] = mapping.Item{Record: r}
+	m.vers[e][r.RecordKey()] = version
 }
 
 func (m *memReader) del(entity, key string) {
@@ -73,13 +76,20 @@ func (m *memReader) sorted(entity string, w mapping.Window, all bool) []mapping.
 	return out
 }
 
-func (m *memReader) ScanVersions(ctx context.Context, entity string, w mapping.Window, fn func(key, version string) error) error {
+func (m *memReader) ScanVersions(ctx context.Context, entity string, w mapping.Window, fn func(key []byte, version uint64) error) error {
 	m.calls[entity+".versions"]++
 	if err := m.fail[entity]; err != nil {
 		return err
 	}
 	for _, it := range m.sorted(entity, w, false) {
-		if err := fn(it.Record.RecordKey(), it.Version); err != nil {
+		m.mu.Lock()
+		v := m.vers[entity][it.Record.RecordKey()]
+		m.mu.Unlock()
+		tok := mapping.VersionToken(v)
+		if v == "NULL" {
+			tok = mapping.VersionToken(nil)
+		}
+		if err := fn([]byte(it.Record.RecordKey()), tok); err != nil {
 			return err
 		}
 	}
@@ -663,4 +673,24 @@ func TestChunkedCommits(t *testing.T) {
 	if len(f.rec.events()) != 8 {
 		t.Fatalf("delivered %d", len(f.rec.events()))
 	}
+}
+
+// TestNullVersion: a row whose version column is NULL is read in full every poll —
+// its edits are seen, and it is never taken for deleted.
+func TestNullVersion(t *testing.T) {
+	f := newFixture(t, mapping.EntityDoctor)
+	f.mem.versions[mapping.EntityDoctor] = true
+	f.mem.put(doctor("1", "А"), "v1")
+	f.mem.put(doctor("2", "Б"), "NULL")
+	f.poll()
+	f.deliver()
+	f.rec.reset()
+	s := f.poll()
+	if e := s.Entities[0]; e.Deletes != 0 || e.Upserts != 0 || e.Mode != "versions" {
+		t.Fatalf("unchanged: %+v", e)
+	}
+	f.mem.put(doctor("2", "Б-изменён"), "NULL")
+	f.poll()
+	f.deliver()
+	eq(t, ops(f.rec.events()), []string{"doctor:upsert:2"})
 }

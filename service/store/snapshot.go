@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"time"
 )
 
@@ -20,26 +21,81 @@ type Entry struct {
 	page uint16
 }
 
-// Snapshot is the entity's snapshot in memory: a key index into a flat entry slice.
-// On disk it is kept in pages (a record's page is a hash of its key), each one blob,
-// so that loading a million records reads about a thousand rows, and a commit
-// rewrites only the pages it touches.
+// Snapshot is the entity's snapshot in memory: a flat entry slice indexed by a 64-bit
+// hash of the key (keys whose hash collides with another key's go to a small second
+// index), which keeps a million records at a few tens of megabytes and a lookup at one
+// integer-keyed map probe. On disk it is kept in pages (a record's page is a hash of
+// its key), each one blob, so that loading a million records reads about a thousand
+// rows, and a commit rewrites only the pages it touches.
 type Snapshot struct {
 	Entity  string
-	index   map[string]int32
+	index   map[uint64]int32
+	extra   map[string]int32
 	Keys    []string
 	Entries []Entry
+	live    int
+}
+
+// seed keys the in-memory index; it never leaves the process.
+var seed = maphash.MakeSeed()
+
+func newSnapshot(entity string, n int) *Snapshot {
+	return &Snapshot{Entity: entity, index: make(map[uint64]int32, n), Keys: make([]string, 0, n), Entries: make([]Entry, 0, n)}
 }
 
 // Len is the number of records in the snapshot.
-func (s *Snapshot) Len() int { return len(s.index) }
+func (s *Snapshot) Len() int { return s.live }
 
 // Get returns a pointer to the entry for key, or nil.
 func (s *Snapshot) Get(key string) *Entry {
-	i, ok := s.index[key]
-	if !ok {
+	if i, ok := s.index[maphash.String(seed, key)]; ok && s.Keys[i] == key {
+		return &s.Entries[i]
+	}
+	if i, ok := s.extra[key]; ok {
+		return &s.Entries[i]
+	}
+	return nil
+}
+
+// GetBytes is Get for a key held in a byte slice, without allocating.
+func (s *Snapshot) GetBytes(key []byte) *Entry {
+	if i, ok := s.index[maphash.Bytes(seed, key)]; ok && s.Keys[i] == string(key) {
+		return &s.Entries[i]
+	}
+	if i, ok := s.extra[string(key)]; ok {
+		return &s.Entries[i]
+	}
+	return nil
+}
+
+func (s *Snapshot) add(key string, e Entry) {
+	i := int32(len(s.Entries))
+	s.Keys = append(s.Keys, key)
+	s.Entries = append(s.Entries, e)
+	s.live++
+	h := maphash.String(seed, key)
+	if _, taken := s.index[h]; !taken {
+		s.index[h] = i
+		return
+	}
+	if s.extra == nil {
+		s.extra = map[string]int32{}
+	}
+	s.extra[key] = i
+}
+
+func (s *Snapshot) remove(key string) *Entry {
+	h := maphash.String(seed, key)
+	i, ok := s.index[h]
+	if ok && s.Keys[i] == key {
+		delete(s.index, h)
+	} else if i, ok = s.extra[key]; ok {
+		delete(s.extra, key)
+	} else {
 		return nil
 	}
+	s.live--
+	s.Entries[i].gone = true
 	return &s.Entries[i]
 }
 
@@ -92,7 +148,7 @@ func (s *Snapshot) decodePage(page uint16, b []byte) error {
 	type span struct{ off, len int }
 	spans := make([]span, 0, n)
 	arena := make([]byte, 0, len(b))
-	start := len(s.Entries)
+	entries := make([]Entry, 0, n)
 	for i := uint64(0); i < n; i++ {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < l+16 {
@@ -113,13 +169,11 @@ func (s *Snapshot) decodePage(page uint16, b []byte) error {
 		b = b[k2:]
 		e.At = at
 		e.page = page
-		s.Entries = append(s.Entries, e)
+		entries = append(entries, e)
 	}
 	keys := string(arena)
 	for i, sp := range spans {
-		key := keys[sp.off : sp.off+sp.len]
-		s.index[key] = int32(start + i)
-		s.Keys = append(s.Keys, key)
+		s.add(keys[sp.off:sp.off+sp.len], entries[i])
 	}
 	return nil
 }
@@ -149,7 +203,7 @@ func (s *Store) LoadSnapshot(ctx context.Context, entity string) (*Snapshot, err
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
 	}
-	snap := &Snapshot{Entity: entity, index: make(map[string]int32, total), Keys: make([]string, 0, total), Entries: make([]Entry, 0, total)}
+	snap := newSnapshot(entity, total)
 	for _, b := range blobs {
 		if err := snap.decodePage(b.page, b.data); err != nil {
 			return nil, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, entity, b.page, err)
@@ -171,23 +225,18 @@ func (s *Store) SnapshotCount(ctx context.Context, entity string) (int, error) {
 func (snap *Snapshot) apply(c *Change) map[uint16]bool {
 	dirty := map[uint16]bool{}
 	for _, p := range c.Puts {
-		if i, ok := snap.index[p.Key]; ok {
-			e := &snap.Entries[i]
+		if e := snap.Get(p.Key); e != nil {
 			e.FP, e.Ver, e.At = p.FP, p.Ver, p.At
 			dirty[e.page] = true
 			continue
 		}
 		e := Entry{FP: p.FP, Ver: p.Ver, At: p.At, page: pageOf(p.Key)}
-		snap.index[p.Key] = int32(len(snap.Entries))
-		snap.Keys = append(snap.Keys, p.Key)
-		snap.Entries = append(snap.Entries, e)
+		snap.add(p.Key, e)
 		dirty[e.page] = true
 	}
 	for _, k := range c.Removes {
-		if i, ok := snap.index[k]; ok {
-			snap.Entries[i].gone = true
-			delete(snap.index, k)
-			dirty[snap.Entries[i].page] = true
+		if e := snap.remove(k); e != nil {
+			dirty[e.page] = true
 		}
 	}
 	return dirty

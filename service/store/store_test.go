@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,23 @@ func TestSnapshotPagesRoundTrip(t *testing.T) {
 	// Other entities are untouched by this one's pages.
 	if n, _ := s.SnapshotCount(ctx, "doctor"); n != 0 {
 		t.Fatalf("doctor snapshot has %d", n)
+	}
+}
+
+// TestSnapshotHashCollision forces two keys onto one index hash: both stay reachable,
+// and removing either leaves the other.
+func TestSnapshotHashCollision(t *testing.T) {
+	s := newSnapshot("doctor", 2)
+	s.add("a", Entry{FP: 1})
+	s.index[maphash.String(seed, "b")] = 0 // as if "b" hashed like "a"
+	s.add("b", Entry{FP: 2})
+	if s.Get("a").FP != 1 || s.Get("b").FP != 2 || s.GetBytes([]byte("b")).FP != 2 || s.Len() != 2 {
+		t.Fatal("colliding keys not both reachable")
+	}
+	if s.remove("b") == nil || s.Get("b") != nil || s.Get("a") == nil || s.Len() != 1 {
+		t.Fatal("removing the colliding key")
+	}
+	if s.Get("zzz") != nil || s.GetBytes([]byte("zzz")) != nil {
+		t.Fatal("a missing key was found")
 	}
 }
