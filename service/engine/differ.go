@@ -47,7 +47,7 @@ type pending struct {
 }
 
 // pollEntity reads one entity and commits what changed.
-func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window, forceFull bool) (es EntitySummary) {
+func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window, forceFull bool, loaded *snapLoad) (es EntitySummary) {
 	t0 := time.Now()
 	es.Entity = entity
 	defer func() { es.Duration = time.Since(t0) }()
@@ -56,7 +56,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		return es
 	}
 
-	snap, err := e.o.Store.LoadSnapshot(ctx, entity)
+	snap, err := loaded.wait()
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -178,36 +178,47 @@ func (s *Snapshot) decodePage(page uint16, b []byte) error {
 	return nil
 }
 
-// LoadSnapshot reads an entity's snapshot.
+// LoadSnapshot reads an entity's snapshot. It reads the pages' record counts first,
+// to size the index once, then decodes the pages one by one as they stream in.
 func (s *Store) LoadSnapshot(ctx context.Context, entity string) (*Snapshot, error) {
+	total := 0
+	err := func() error {
+		rows, err := s.db.QueryContext(ctx, `SELECT substr(data, 1, 10) FROM snapshot_pages WHERE entity = ?`, entity)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var head []byte
+		for rows.Next() {
+			if err := rows.Scan(&head); err != nil {
+				return err
+			}
+			n, _ := binary.Uvarint(head)
+			total += int(n)
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+	}
+	snap := newSnapshot(entity, total)
 	rows, err := s.db.QueryContext(ctx, `SELECT page, data FROM snapshot_pages WHERE entity = ?`, entity)
 	if err != nil {
 		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
 	}
 	defer rows.Close()
-	type blob struct {
-		page uint16
-		data []byte
-	}
-	var blobs []blob
-	total := 0
+	var page uint16
+	var data sql.RawBytes
 	for rows.Next() {
-		var b blob
-		if err := rows.Scan(&b.page, &b.data); err != nil {
+		if err := rows.Scan(&page, &data); err != nil {
 			return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
 		}
-		n, _ := binary.Uvarint(b.data)
-		total += int(n)
-		blobs = append(blobs, b)
+		if err := snap.decodePage(page, data); err != nil {
+			return nil, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, entity, page, err)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
-	}
-	snap := newSnapshot(entity, total)
-	for _, b := range blobs {
-		if err := snap.decodePage(b.page, b.data); err != nil {
-			return nil, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, entity, b.page, err)
-		}
 	}
 	return snap, nil
 }
