@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/mail"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 	gomail "github.com/wneessen/go-mail"
+
+	"medsync/mapping/convert"
 )
 
 // Channels.
@@ -42,37 +43,20 @@ func russian(err error) string {
 	return "не удалось отправить"
 }
 
-// normalizePhone turns a Russian mobile number into 11 digits 7XXXXXXXXXX.
+// normalizePhone turns a Russian mobile number into 11 digits 7XXXXXXXXXX (the form
+// SMSЦентр takes); other numbers cannot receive the code by SMS.
 func normalizePhone(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	d := b.String()
-	switch {
-	case len(d) == 11 && (d[0] == '7' || d[0] == '8'):
-		d = "7" + d[1:]
-	case len(d) == 10 && d[0] == '9':
-		d = "7" + d
-	default:
+	e164, err := convert.Phone(s)
+	if err != nil || !convert.IsMobile(e164) {
 		return "", false
 	}
-	if d[1] != '9' { // mobile numbers: +7 9XX
-		return "", false
-	}
-	return d, true
+	return strings.TrimPrefix(e164, "+"), true
 }
 
-// validEmail checks an address is a bare addr-spec with a dotted domain.
+// validEmail checks an address is a bare, well-formed addr-spec.
 func validEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s {
-		return false
-	}
-	_, domain, ok := strings.Cut(s, "@")
-	return ok && strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".")
+	e, err := convert.Email(s)
+	return err == nil && strings.EqualFold(e, s)
 }
 
 func maskPhone(d string) string {
