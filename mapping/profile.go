@@ -87,6 +87,9 @@ func LoadProfile(nameOrPath string) (*Profile, error) {
 	return loadProfileFS(os.DirFS(nameOrPath), nameOrPath, filepath.Base(nameOrPath))
 }
 
+// commonDialect names the files whose statements serve every dialect.
+const commonDialect = "common"
+
 // sqlFileRe matches "<dialect>.sql" and "<dialect>.<part>.sql".
 var sqlFileRe = regexp.MustCompile(`^([a-z][a-z0-9]*)(\.[A-Za-z0-9_-]+)?\.sql$`)
 
@@ -135,6 +138,22 @@ func loadProfileFS(fsys fs.FS, origin, defaultName string) (*Profile, error) {
 					p.Name, s.Name, dialect, prev.File, prev.Line, s.File, s.Line)
 			}
 			p.stmts[dialect][s.Name] = s
+		}
+	}
+	// Statements written once for every dialect (common.sql, common.<part>.sql) apply
+	// wherever a dialect's own files do not define the same name.
+	if common, ok := p.stmts[commonDialect]; ok {
+		delete(p.stmts, commonDialect)
+		for _, d := range Dialects {
+			if p.stmts[d] == nil {
+				p.stmts[d] = map[string]ProfileStatement{}
+			}
+			for name, st := range common {
+				if _, own := p.stmts[d][name]; !own {
+					st.Dialect = d
+					p.stmts[d][name] = st
+				}
+			}
 		}
 	}
 	for dialect, m := range p.stmts {

@@ -69,6 +69,36 @@ func TestShippedProfilesLoad(t *testing.T) {
 	}
 }
 
+// TestCommonStatements: common.sql serves every dialect; a dialect's own statement of
+// the same name wins.
+func TestCommonStatements(t *testing.T) {
+	dir := writeProfile(t, map[string]string{
+		"profile.ini":      "name = portable\n",
+		"common.sql":       "-- name: specialty.rows\nSELECT 1 AS id, 'a' AS name, NULL AS code\n-- name: branch.rows\nSELECT 1 AS id\n",
+		"common.extra.sql": "-- name: doctor.rows\nSELECT 2 AS id\n",
+		"sqlserver.sql":    "-- name: specialty.rows\nSELECT TOP (1) 1 AS id, N'a' AS name, NULL AS code\n",
+	})
+	p, err := mapping.LoadProfile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range mapping.Dialects {
+		q, ok := p.Statement(d, "specialty.rows")
+		if !ok {
+			t.Fatalf("%s: no specialty.rows", d)
+		}
+		if want := d == mapping.DialectSQLServer; strings.Contains(q, "TOP (1)") != want {
+			t.Errorf("%s: specialty.rows = %q", d, q)
+		}
+		if _, ok := p.Statement(d, "doctor.rows"); !ok {
+			t.Errorf("%s: common.extra.sql not applied", d)
+		}
+	}
+	if got := strings.Join(p.Dialects(), ","); got != "mysql,postgres,sqlite,sqlserver" {
+		t.Errorf("Dialects = %s (common is not a dialect)", got)
+	}
+}
+
 func TestLoadProfileFromFolder(t *testing.T) {
 	dir := writeProfile(t, map[string]string{
 		"profile.ini":        "name = mymis\ndescription = test\n[appointment]\nconvert.date = ole_date\nmap.status = 0:booked, 9:cancelled\n",

@@ -1,4 +1,6 @@
--- medsync profile "views", SQL Server: reads the MEDSYNC_* views of README.md.
+-- medsync profile "views": reads the MEDSYNC_* views of README.md, the same SQL for
+-- every dialect (placeholders are rendered per driver). A dialect that needs different
+-- SQL gets a <dialect>.sql with a statement of the same name, which takes precedence.
 -- :from_date and :to_date are the poll window as 'YYYY-MM-DD' (to exclusive).
 
 -- name: branch.rows
