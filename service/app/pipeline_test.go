@@ -74,15 +74,7 @@ min_delete_count = 5
 [connector.file]
 path = out/events.jsonl
 %s`, configDriver(driver), dsn, back, ahead, extra)
-	p := filepath.Join(dir, "config.ini")
-	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return config.WriteForTest(t, dir, ini)
 }
 
 func (p *pipe) once() *OnceResult {

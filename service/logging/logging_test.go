@@ -43,15 +43,7 @@ server = https://ondoc.example/v1
 token_company = %s
 token_branch = ${env:H6_TEST_BRANCH_TOKEN}
 `, strings.ReplaceAll(misPassword, "#", "%23"), tokCompany)
-	p := filepath.Join(dir, "config.ini")
-	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return config.WriteForTest(t, dir, ini)
 }
 
 type fakeSystem struct{ lines []string }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -55,15 +54,7 @@ days_ahead = 10
 [connector.file]
 path = out/events.jsonl
 `, dsn)
-	p := filepath.Join(dir, "config.ini")
-	if err := os.WriteFile(p, []byte(ini), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return config.WriteForTest(t, dir, ini)
 }
 
 // newRig opens a real app on the demo SQLite MIS, with the status server in front.
