@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func medsync(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestVersionUsageUnknownVerb(t *testing.T) {
+	if code, out, _ := medsync(t, "version"); code != 0 || !strings.HasPrefix(out, "medsync ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	code, _, errs := medsync(t, "frobnicate")
+	if code != 2 || !strings.Contains(errs, `unknown verb "frobnicate"`) || !strings.Contains(errs, "Verbs:") {
+		t.Fatalf("unknown verb: %d %q", code, errs)
+	}
+	if code, _, _ := medsync(t); code != 2 {
+		t.Fatalf("no verb: exit %d", code)
+	}
+}
+
+// TestShippedConfigOnce is the README's first command in a fresh folder: the shipped
+// config.ini creates the demo MIS, one `once` writes events, a second adds none.
+func TestShippedConfigOnce(t *testing.T) {
+	dir := t.TempDir()
+	sample, err := os.ReadFile("../../config.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.ini")
+	if err := os.WriteFile(cfg, sample, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := medsync(t, "-c", cfg, "once")
+	if code != 0 {
+		t.Fatalf("once: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "appointment") || !strings.Contains(out, "connector file: delivered") {
+		t.Fatalf("once printed no summary:\n%s", out)
+	}
+	events := filepath.Join(dir, "out", "events.jsonl")
+	first, err := os.ReadFile(events)
+	if err != nil || bytes.Count(first, []byte("\n")) < 1000 {
+		t.Fatalf("events file: %v, %d lines", err, bytes.Count(first, []byte("\n")))
+	}
+	if code, out, errs := medsync(t, "-c", cfg, "once"); code != 0 || !strings.Contains(out, "delivered 0,") {
+		t.Fatalf("second once: exit %d\n%s\n%s", code, out, errs)
+	}
+	second, _ := os.ReadFile(events)
+	if len(second) != len(first) {
+		t.Fatalf("an unchanged MIS added %d bytes of events", len(second)-len(first))
+	}
+	if code, out, _ := medsync(t, "-c", cfg, "dlq", "list"); code != 0 || !strings.Contains(out, "no dead letters") {
+		t.Fatalf("dlq list: %d %q", code, out)
+	}
+	if code, out, _ := medsync(t, "-c", cfg, "deletions", "list"); code != 0 || !strings.Contains(out, "no held deletions") {
+		t.Fatalf("deletions list: %d %q", code, out)
+	}
+}
+
+// TestOnceFailsWhenTheMISCannotBeRead: a MIS database without the profile's tables
+// makes `once` exit 1 and say which entities failed.
+func TestOnceFailsWhenTheMISCannotBeRead(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.ini")
+	ini := "[service]\nstate_dir = state\n[mis]\ndriver = sqlite\ndsn = empty.db\nprofile = demo\n[connector.file]\npath = out/events.jsonl\n"
+	if err := os.WriteFile(cfg, []byte(ini), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := medsync(t, "-c", cfg, "once")
+	if code != 1 || !strings.Contains(errs, "not everything succeeded") || !strings.Contains(errs, "appointment") {
+		t.Fatalf("once on a MIS without tables: exit %d\n%s\n%s", code, out, errs)
+	}
+}
