@@ -84,7 +84,7 @@ func (c *cli) status(ctx context.Context) error {
 		return err
 	}
 	if !f.Healthy {
-		return &exitError{code: 1, err: errors.New("medsync is not healthy: " + f.Reason)}
+		return &exitError{code: 1, err: errors.New("not healthy: " + f.Reason)}
 	}
 	return nil
 }
