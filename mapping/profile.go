@@ -464,3 +464,50 @@ func windowedEntity(entity string) bool {
 func embeddedFile(name string) ([]byte, error) {
 	return fs.ReadFile(embeddedProfiles, path.Join("profiles", name))
 }
+
+// ExportProfile copies a shipped profile's files (profile.ini, the .sql files, its
+// README) into dir, the starting point of a clinic's own profile: edit them and set
+// [mis] profile to the folder. Files already in dir are never overwritten.
+func ExportProfile(name, dir string) ([]string, error) {
+	sub, err := fs.Sub(embeddedProfiles, "profiles/"+name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fs.Stat(sub, "profile.ini"); err != nil {
+		return nil, fmt.Errorf("no shipped profile %q (shipped: %s)", name, strings.Join(ProfileNames(), ", "))
+	}
+	entries, err := fs.ReadDir(sub, ".")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create %s: %w", dir, err)
+	}
+	var written []string
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := fs.ReadFile(sub, e.Name())
+		if err != nil {
+			return written, err
+		}
+		dst := filepath.Join(dir, e.Name())
+		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return written, fmt.Errorf("%s already exists: export into an empty folder", dst)
+			}
+			return written, err
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return written, fmt.Errorf("writing %s: %w", dst, err)
+		}
+		written = append(written, dst)
+	}
+	return written, nil
+}

@@ -53,6 +53,8 @@ Verbs:
   link revoke --patient ID [--by USER]
                           revoke the patient's active code and unlink
   passwd [NAME]           make a password hash for a [registrar] user
+  profile export <demo|views> <folder>
+                          copy a shipped MIS profile into a folder to adapt it
   config show             print the effective config, secrets masked
   version                 print the version
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"medsync/mapping"
 )
 
 func medsync(t *testing.T, args ...string) (int, string, string) {
@@ -82,5 +84,24 @@ func TestOnceFailsWhenTheMISCannotBeRead(t *testing.T) {
 	code, out, errs := medsync(t, "-c", cfg, "once")
 	if code != 1 || !strings.Contains(errs, "not everything succeeded") || !strings.Contains(errs, "appointment") {
 		t.Fatalf("once on a MIS without tables: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestProfileExport writes the views profile into a folder; the folder loads as a
+// profile, and a second export refuses to overwrite it.
+func TestProfileExport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mymis")
+	code, out, errs := medsync(t, "profile", "export", "views", dir)
+	if code != 0 || !strings.Contains(out, "common.sql") {
+		t.Fatalf("export: %d %q %q", code, out, errs)
+	}
+	if _, err := mapping.LoadProfile(dir); err != nil {
+		t.Fatalf("the exported profile does not load: %v", err)
+	}
+	if code, _, errs := medsync(t, "profile", "export", "views", dir); code == 0 || !strings.Contains(errs, "already exists") {
+		t.Fatalf("second export: %d %q", code, errs)
+	}
+	if code, _, errs := medsync(t, "profile", "export", "nosuch", t.TempDir()); code == 0 || !strings.Contains(errs, "shipped: demo, views") {
+		t.Fatalf("unknown profile: %d %q", code, errs)
 	}
 }
