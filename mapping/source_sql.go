@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -239,7 +240,7 @@ func (s *Source) ReadKeys(ctx context.Context, entity string, keys []string, fn 
 		}
 		return s.read(ctx, entity, rowsSt, s.windowParams(Window{}), want, fn, sk)
 	}
-	seen := map[string]bool{}
+	seen := newKeySet()
 	for start := 0; start < len(keys); start += KeysChunk {
 		chunk := keys[start:min(start+KeysChunk, len(keys))]
 		params := s.windowParams(Window{})
@@ -269,12 +270,12 @@ func (s *Source) warn(sk Skip) {
 }
 
 func (s *Source) read(ctx context.Context, entity string, st ProfileStatement, params map[string]any, only map[string]bool, fn func(Item) error, skip func(Skip)) error {
-	return s.readSeen(ctx, entity, st, params, only, map[string]bool{}, fn, skip)
+	return s.readSeen(ctx, entity, st, params, only, newKeySet(), fn, skip)
 }
 
 // readSeen runs one full-row statement; seen holds the keys already emitted (a second
 // row with the same key is skipped).
-func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatement, params map[string]any, only, seen map[string]bool, fn func(Item) error, skip func(Skip)) error {
+func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatement, params map[string]any, only map[string]bool, seen *keySet, fn func(Item) error, skip func(Skip)) error {
 	cols, ok := contractColumns(entity)
 	if !ok {
 		return fmt.Errorf("profile %s: unknown entity %q", s.p.Name, entity)
@@ -314,11 +315,10 @@ func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatemen
 		if only != nil && !only[key] {
 			continue
 		}
-		if seen[key] {
+		if !seen.add(key) {
 			skip(Skip{Entity: entity, Key: key, Row: n, Problem: "duplicate key: the statement returned this key more than once; the first row is used"})
 			continue
 		}
-		seen[key] = true
 		for _, w := range rr.warnings {
 			s.warn(Skip{Entity: entity, Key: key, Row: n, Problem: w})
 		}
@@ -409,4 +409,24 @@ func sortedList(s string) []string {
 		return nil
 	}
 	return out
+}
+
+// keySet remembers the keys of one read compactly — a 64-bit hash per key instead of
+// the key, about 20 MB for a million rows — with a seed of its own per read, so that
+// a (vanishingly rare) hash collision never repeats from one poll to the next.
+type keySet struct {
+	seed maphash.Seed
+	m    map[uint64]struct{}
+}
+
+func newKeySet() *keySet { return &keySet{seed: maphash.MakeSeed(), m: map[uint64]struct{}{}} }
+
+// add records key and reports whether it was new.
+func (k *keySet) add(key string) bool {
+	h := maphash.String(k.seed, key)
+	if _, dup := k.m[h]; dup {
+		return false
+	}
+	k.m[h] = struct{}{}
+	return true
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"math"
 	"sort"
 	"time"
@@ -102,7 +103,15 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		}
 		e.log.Warn("row skipped", "entity", s.Entity, "key", s.Key, "row", s.Row, "problem", s.Problem)
 	}
+	// Versions learned by this poll's scan: in versions for keys to fetch (versions
+	// path); on a full read, in knownVers by snapshot position for known keys and in
+	// newVers — by a 64-bit hash of the key with a seed of this poll, to stay small
+	// when a first poll meets a million new keys — for new ones. Two keys sharing a
+	// hash get version 0 ("unknown": fetched again next poll), never a wrong one.
 	versions := map[string]uint64{}
+	var knownVers []uint64
+	var newVers map[uint64]uint64
+	verSeed := maphash.MakeSeed()
 	// Upserts are committed in chunks while the read goes on, so that a first poll of
 	// a million records never holds them all in memory. Each chunk is one transaction
 	// of its snapshot entries and their events (invariant 2); deletions are decided
@@ -133,6 +142,13 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		}
 		fp := Fingerprint(data)
 		ver := versions[key] // 0 when the profile has no version column
+		if newVers != nil {
+			if i := snap.Pos(key); i >= 0 && i < len(knownVers) {
+				ver = knownVers[i]
+			} else {
+				ver = newVers[maphash.String(verSeed, key)]
+			}
+		}
 		var wat int64
 		if wr, ok := it.Record.(mapping.Windowed); ok {
 			wat = wr.WindowDay().Unix()
@@ -205,8 +221,18 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			// Learn the versions too, so that the next poll can take the cheap path.
 			// Versions are read before rows: a row edited in between pairs an old
 			// version with new content, which costs one refetch, never a missed change.
+			newVers = map[uint64]uint64{}
+			knownVers = make([]uint64, len(snap.Entries))
 			if err := e.o.Reader.ScanVersions(ctx, entity, w, func(key []byte, version uint64) error {
-				versions[string(key)] = version
+				if i := snap.PosBytes(key); i >= 0 {
+					knownVers[i] = version
+					return nil
+				}
+				h := maphash.Bytes(verSeed, key)
+				if _, taken := newVers[h]; taken {
+					version = 0
+				}
+				newVers[h] = version
 				return nil
 			}); err != nil {
 				return fail("read (versions) failed, no deletions inferred: %v", err)

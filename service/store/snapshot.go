@@ -59,13 +59,32 @@ func (s *Snapshot) Get(key string) *Entry {
 
 // GetBytes is Get for a key held in a byte slice, without allocating.
 func (s *Snapshot) GetBytes(key []byte) *Entry {
-	if i, ok := s.index[maphash.Bytes(seed, key)]; ok && s.Keys[i] == string(key) {
-		return &s.Entries[i]
-	}
-	if i, ok := s.extra[string(key)]; ok {
+	if i := s.PosBytes(key); i >= 0 {
 		return &s.Entries[i]
 	}
 	return nil
+}
+
+// PosBytes is the position of key in Entries (and Keys), or -1.
+func (s *Snapshot) PosBytes(key []byte) int {
+	if i, ok := s.index[maphash.Bytes(seed, key)]; ok && s.Keys[i] == string(key) {
+		return int(i)
+	}
+	if i, ok := s.extra[string(key)]; ok {
+		return int(i)
+	}
+	return -1
+}
+
+// Pos is the position of key in Entries (and Keys), or -1.
+func (s *Snapshot) Pos(key string) int {
+	if i, ok := s.index[maphash.String(seed, key)]; ok && s.Keys[i] == key {
+		return int(i)
+	}
+	if i, ok := s.extra[key]; ok {
+		return int(i)
+	}
+	return -1
 }
 
 func (s *Snapshot) add(key string, e Entry) {
