@@ -115,7 +115,9 @@ func OpenSQLite(ctx context.Context, path string, migrations []string) (*sql.DB,
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("cannot create the folder of %s: %w (check [service] state_dir and folder permissions)", path, err)
 	}
-	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// auto_vacuum first: it only takes on a new, empty file, before WAL is set up. On
+	// an existing file it is a no-op.
+	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=auto_vacuum(INCREMENTAL)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -133,6 +135,7 @@ func migrate(ctx context.Context, db *sql.DB, path string, migrations []string) 
 	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
 		return fmt.Errorf("%s: cannot read the schema version: %w (is it a medsync state file? a damaged one can be deleted: it is rebuilt)", path, err)
 	}
+
 	if v > len(migrations) {
 		return fmt.Errorf("%s has schema version %d, newer than this medsync (%d): run the newer medsync or restore a backup", path, v, len(migrations))
 	}
@@ -156,6 +159,13 @@ func migrate(ctx context.Context, db *sql.DB, path string, migrations []string) 
 		}
 	}
 	return nil
+}
+
+// Compact returns pages freed by delivered events to the disk (a first poll of a big
+// MIS queues a million events; once they are delivered the file shrinks again).
+func (s *Store) Compact(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `PRAGMA incremental_vacuum`)
+	return err
 }
 
 // Path is the store's file path.

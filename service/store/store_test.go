@@ -130,3 +130,48 @@ func TestSnapshotHashCollision(t *testing.T) {
 		t.Fatal("a missing key was found")
 	}
 }
+
+// TestCompactShrinksTheFile queues many events, delivers them, and compacts: the file
+// gives the space back.
+func TestCompactShrinksTheFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := &Change{Entity: "appointment"}
+	payload := []byte(`{"comment":"` + strings.Repeat("х", 400) + `"}`)
+	for i := 0; i < 5000; i++ {
+		k := fmt.Sprint(i)
+		c.Events = append(c.Events, OutEvent{Connector: "c", Entity: "appointment", Key: k, Op: "upsert", Idem: k, Fingerprint: "1", At: time.Now(), Data: payload})
+	}
+	if err := s.Commit(ctx, nil, c); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		var pages, pageSize int64
+		s.db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages)
+		s.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize)
+		return pages * pageSize
+	}
+	full := size()
+	var outs []Outcome
+	evs, err := s.Due(ctx, "c", time.Now(), 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		outs = append(outs, Outcome{Seq: e.Seq, Idem: e.IdempotencyKey, Result: OutcomeAcked})
+	}
+	if err := s.Record(ctx, "c", outs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := size(); after > full/4 {
+		t.Fatalf("after delivery and compaction the store is %d bytes, was %d", after, full)
+	}
+}
