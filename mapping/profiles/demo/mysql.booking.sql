@@ -3,25 +3,12 @@
 --   book_lock → book_find_ext → book_check → book_insert → book_services → book_find_ext.
 -- :wdate is an OLE day number, :bhour/:ehour day
 -- fractions, :modifydate an OLE date-time, in the branch's local time.
+-- The statements shared by every dialect are in common.booking.sql.
 
 -- name: write.book_lock
 -- Taken first, in a statement of its own (before any plain read fixes the transaction's
 -- snapshot): the doctor's row lock serialises bookings of one doctor.
 SELECT DOCT_ID FROM DOCTORS WHERE DOCT_ID = :doctor_id FOR UPDATE
-
--- name: write.book_find_ext
-SELECT SCHEDID AS id, DELETED AS deleted
-FROM SCHEDULE
-WHERE EXT_ID = :ext_id
-
--- name: write.book_check
-SELECT CASE WHEN d.ENABLED = 1 AND COALESCE(d.HIDEINTALONS, 0) = 0 THEN 1 ELSE 0 END AS doctor_ok,
-       (SELECT COUNT(*) FROM CLIENTS c WHERE c.PCODE = :patient_id AND c.DELETED = 0) AS patient_ok,
-       (SELECT COUNT(*) FROM SCHEDULE s
-         WHERE s.DOCT_ID = d.DOCT_ID AND s.WDATE = :wdate AND s.DELETED = 0
-           AND s.BHOUR < :ehour - 0.00001 AND s.EHOUR > :bhour + 0.00001) AS busy
-FROM DOCTORS d
-WHERE d.DOCT_ID = :doctor_id
 
 -- name: write.book_insert
 INSERT INTO SCHEDULE (SCHEDID, PCODE, DOCT_ID, FILIAL_ID, WDATE, BHOUR, EHOUR, STATUS, DELETED,
@@ -30,12 +17,6 @@ SELECT COALESCE((SELECT MAX(m.SCHEDID) FROM SCHEDULE m), 0) + 1, :patient_id, d.
        :wdate, :bhour, :ehour, 0, 0, 2, :comment, :ext_id, :modifydate
 FROM DOCTORS d
 WHERE d.DOCT_ID = :doctor_id
-
--- name: write.book_services
-INSERT INTO SCHEDSERV (SCHEDID, SERV_ID)
-SELECT s.SCHEDID, v.SERV_ID
-FROM SCHEDULE s JOIN SERVICES v ON v.SERV_ID = :service_id
-WHERE s.EXT_ID = :ext_id
 
 -- name: write.cancel_ext
 UPDATE SCHEDULE

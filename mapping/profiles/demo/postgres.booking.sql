@@ -4,6 +4,7 @@
 -- Parameters are CAST because PostgreSQL cannot infer their types inside
 -- INSERT … SELECT. :wdate is an OLE day number, :bhour/:ehour day
 -- fractions, :modifydate an OLE date-time, in the branch's local time.
+-- The statements shared by every dialect are in common.booking.sql.
 
 -- name: write.book_lock
 -- Taken first, in a statement of its own: the doctor's row lock serialises bookings of

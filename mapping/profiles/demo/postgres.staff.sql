@@ -1,6 +1,7 @@
 -- medsync profile "demo", PostgreSQL: staff lists for check-ups (профосмотр), written by the
 -- Excel connector (connectors/excel/README.md lists the parameters it passes).
 -- Tables ORGS and PROFLIST come from mapping/demo/schema_postgres.staff.sql.
+-- The statements shared by every dialect are in common.staff.sql.
 
 -- name: write.staff_contract_end
 -- The organization's contract end (OLE day; NULL = open-ended). No row: unknown organization.
@@ -15,10 +16,6 @@ SELECT PCODE AS id, LASTNAME AS last_name, FIRSTNAME AS first_name, MIDNAME AS m
 FROM CLIENTS
 WHERE BDATE >= CAST(:birth_ole AS DOUBLE PRECISION) AND BDATE < CAST(:birth_ole AS DOUBLE PRECISION) + 1 AND DELETED = 0
 ORDER BY PCODE
-
--- name: write.staff_new_patient_id
--- MAX alone in its subquery so that engines read it from the end of the key index.
-SELECT COALESCE((SELECT MAX(PCODE) FROM CLIENTS), 0) + 1 AS id
 
 -- name: write.staff_insert_patient
 INSERT INTO CLIENTS (PCODE, CARDNUM, LASTNAME, FIRSTNAME, MIDNAME, BDATE, GENDER, PHONE1,

@@ -5,6 +5,7 @@
 --   :birth_date 'YYYY-MM-DD', :birth_ole the same as an OLE day number
 --   :card_number                        exact card number
 --   :patient_id                         the MIS patient key (CLIENTS.PCODE)
+-- The statements shared by every dialect are in common.linkcodes.sql.
 
 -- name: read.link_find_name
 SELECT TOP (50) PCODE AS id
@@ -31,8 +32,3 @@ SELECT TOP (200) PCODE AS id
 FROM CLIENTS
 WHERE LINK_REQUEST = 1 AND DELETED = 0
 ORDER BY PCODE
-
--- name: write.link_request_done
--- Clears the flag after a code was issued for the request (MODIFYDATE is left alone:
--- the flag is not part of the synced patient card).
-UPDATE CLIENTS SET LINK_REQUEST = 0 WHERE PCODE = :patient_id AND LINK_REQUEST = 1

@@ -1,10 +1,12 @@
--- medsync profile "demo", SQLite: statements of the link-code feature (service/linkcodes).
+-- medsync profile "demo": statements of the link-code feature (service/linkcodes).
 -- read.* statements return patient ids only; the card itself is read with patient.by_keys,
 -- so the profile's converters apply. Parameters (medsync passes them normalised):
 --   :last_name_like, :first_name_like  'Иванов%' / 'Иван%' ('%' when not given)
 --   :birth_date 'YYYY-MM-DD', :birth_ole the same as an OLE day number
 --   :card_number                        exact card number
 --   :patient_id                         the MIS patient key (CLIENTS.PCODE)
+-- These statements are the same SQL for every dialect; a dialect's own
+-- <dialect>.linkcodes.sql overrides a statement of the same name.
 
 -- name: read.link_find_name
 SELECT PCODE AS id
