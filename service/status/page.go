@@ -15,6 +15,7 @@ var entityRU = map[string]string{
 }
 
 var funcs = template.FuncMap{
+	"schedule": scheduleRU,
 	"subtract": func(a, b int) int { return a - b },
 	"entity": func(e string) string {
 		if ru, ok := entityRU[e]; ok {
@@ -123,7 +124,7 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 </head>
 <body>
 <h1>medsync — состояние службы «{{.Service}}»</h1>
-<p class="muted">Конфигурация: {{.Config}} · Сейчас: {{when .Now}} · Расписание: {{.Schedule}}{{if not .Daemon}} · служба не отвечает, данные из хранилища состояния{{end}}</p>
+<p class="muted">Конфигурация: {{.Config}} · Сейчас: {{when .Now}} · Расписание: {{schedule .Schedule}}{{if not .Daemon}} · служба не отвечает, данные из хранилища состояния{{end}}</p>
 {{if .Healthy}}<p class="ok" id="health"><strong>Работает нормально.</strong> Последний успешный опрос МИС: {{when .LastOK}}.</p>
 {{else}}<div class="bad" id="health"><strong>Есть проблема.</strong>
 {{if not .LastPoll}} Ещё не завершился ни один опрос МИС.
@@ -178,4 +179,14 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 
 func renderPage(w io.Writer, f *Facts) error {
 	return page.Execute(w, pageData{Facts: f, Chart: buildChart(f)})
+}
+
+// scheduleRU words the schedule for the page: "every 5 min" → «каждые 5 мин»; a cron
+// expression is shown as it is written in config.ini.
+func scheduleRU(s string) string {
+	var n int
+	if _, err := fmt.Sscanf(s, "every %d min", &n); err == nil {
+		return fmt.Sprintf("каждые %d мин", n)
+	}
+	return s
 }
