@@ -211,11 +211,14 @@ func (c *cli) dlq(ctx context.Context, args []string) error {
 			}
 			ids = append(ids, id)
 		}
-		n, err := st.Replay(ctx, connector, ids)
+		r, err := st.Replay(ctx, connector, ids)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "%d dead letters queued again; they are sent on the next delivery round\n", n)
+		fmt.Fprintf(c.stdout, "%d dead letters queued again; they are sent on the next delivery round\n", r.Requeued)
+		if r.Superseded > 0 {
+			fmt.Fprintf(c.stdout, "%d dropped: their record changed since, and its newer state was or will be sent\n", r.Superseded)
+		}
 		return nil
 	}
 }

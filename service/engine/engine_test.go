@@ -547,9 +547,9 @@ func TestRetryBackoffDeadLetterAndReplay(t *testing.T) {
 	if len(dl) != 1 || dl[0].Key != "2" || !contains(dl[0].Reason, "snils") {
 		t.Fatalf("dead letters %+v", dl)
 	}
-	n, err := f.st.Replay(context.Background(), "rec", nil)
-	if err != nil || n != 1 {
-		t.Fatalf("replay %d %v", n, err)
+	rr, err := f.st.Replay(context.Background(), "rec", nil)
+	if err != nil || rr.Requeued != 1 {
+		t.Fatalf("replay %+v %v", rr, err)
 	}
 	f.rec.reset()
 	if r := f.deliver(); r.Delivered != 1 {
@@ -691,6 +691,31 @@ func TestNullVersion(t *testing.T) {
 	}
 	f.mem.put(doctor("2", "Б-изменён"), "NULL")
 	f.poll()
+	f.deliver()
+	eq(t, ops(f.rec.events()), []string{"doctor:upsert:2"})
+}
+
+// TestReplayNeverUndoesANewerChange: a dead-lettered upsert whose record has changed
+// since (and the newer state was delivered) is dropped on replay, not resent.
+func TestReplayNeverUndoesANewerChange(t *testing.T) {
+	f := newFixture(t, mapping.EntityDoctor)
+	f.mem.put(doctor("1", "Старая"), "")
+	f.mem.put(doctor("2", "Врач"), "")
+	f.poll()
+	f.rec.failFn = func(ev connectors.Event) error { return connectors.Permanent("rejected", nil) }
+	f.deliver() // both dead-lettered
+	f.rec.failFn = nil
+	f.mem.put(doctor("1", "Новая"), "")
+	f.poll()
+	f.deliver() // doctor 1's newer state reaches the peer
+	f.rec.reset()
+	r, err := f.st.Replay(context.Background(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requeued != 1 || r.Superseded != 1 {
+		t.Fatalf("replay: %+v, want doctor 2 requeued and doctor 1 dropped", r)
+	}
 	f.deliver()
 	eq(t, ops(f.rec.events()), []string{"doctor:upsert:2"})
 }

@@ -173,50 +173,101 @@ WHERE ? = '' OR connector = ? ORDER BY id`, connector, connector)
 	return out, rows.Err()
 }
 
-// Replay puts dead letters back into the outbox (ids empty = all of the connector,
-// or all when connector is ""). A record that has a newer queued event keeps the
-// newer one. It returns how many were requeued.
-func (s *Store) Replay(ctx context.Context, connector string, ids []int64) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
+// ReplayResult says what Replay did.
+type ReplayResult struct {
+	Requeued   int // back in the outbox
+	Superseded int // dropped: the record changed since, and its newer state was or will be sent
+}
+
+// Replay puts dead letters back into the outbox (ids empty = all of the connector, or
+// all when connector is ""). Only a dead letter that is still the record's current
+// state is sent again: an upsert whose fingerprint is the snapshot's, a delete of a
+// record no longer in the snapshot. An older one is dropped — replaying it would undo
+// a newer change the peer already has (per-record order, DESIGN.md invariant 4). A
+// record that has a newer queued event keeps the newer one.
+func (s *Store) Replay(ctx context.Context, connector string, ids []int64) (ReplayResult, error) {
+	var res ReplayResult
+	type dl struct {
+		id              int64
+		entity, key, op string
+		fp              string
 	}
-	defer tx.Rollback()
-	q := `SELECT id FROM dead_letters WHERE (? = '' OR connector = ?) ORDER BY id`
-	rows, err := tx.QueryContext(ctx, q, connector, connector)
-	if err != nil {
-		return 0, err
-	}
-	var all []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
+	var all []dl
+	err := func() error {
+		rows, err := s.db.QueryContext(ctx, `SELECT id, entity, key, op, fp FROM dead_letters WHERE (? = '' OR connector = ?) ORDER BY id`, connector, connector)
+		if err != nil {
+			return err
 		}
-		all = append(all, id)
+		defer rows.Close()
+		for rows.Next() {
+			var d dl
+			if err := rows.Scan(&d.id, &d.entity, &d.key, &d.op, &d.fp); err != nil {
+				return err
+			}
+			all = append(all, d)
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return res, err
 	}
-	rows.Close()
 	want := map[int64]bool{}
 	for _, id := range ids {
 		want[id] = true
 	}
-	n := 0
-	for _, id := range all {
-		if len(ids) > 0 && !want[id] {
+	snaps := map[string]*Snapshot{}
+	current := func(d dl) (bool, error) {
+		snap, ok := snaps[d.entity]
+		if !ok {
+			var err error
+			if snap, err = s.LoadSnapshot(ctx, d.entity); err != nil {
+				return false, err
+			}
+			snaps[d.entity] = snap
+		}
+		e := snap.Get(d.key)
+		if d.op == connectors.OpDelete {
+			return e == nil, nil
+		}
+		return e != nil && fmt.Sprintf("%016x", e.FP) == d.fp, nil
+	}
+	// Decide before the transaction: the store has one connection.
+	keep := map[int64]bool{}
+	for _, d := range all {
+		if len(ids) > 0 && !want[d.id] {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(connector, entity, key, op, idem, fp, at, data)
-SELECT connector, entity, key, op, idem, fp, at, data FROM dead_letters WHERE id = ?
-ON CONFLICT(connector, entity, key) DO NOTHING`, id); err != nil {
-			return 0, fmt.Errorf("state store: replay dead letter %d: %w", id, err)
+		ok, err := current(d)
+		if err != nil {
+			return res, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE id = ?`, id); err != nil {
-			return 0, err
-		}
-		n++
+		keep[d.id] = ok
 	}
-	return n, tx.Commit()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback()
+	for _, d := range all {
+		ok, chosen := keep[d.id]
+		if !chosen {
+			continue
+		}
+		if ok {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(connector, entity, key, op, idem, fp, at, data)
+SELECT connector, entity, key, op, idem, fp, at, data FROM dead_letters WHERE id = ?
+ON CONFLICT(connector, entity, key) DO NOTHING`, d.id); err != nil {
+				return res, fmt.Errorf("state store: replay dead letter %d: %w", d.id, err)
+			}
+			res.Requeued++
+		} else {
+			res.Superseded++
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE id = ?`, d.id); err != nil {
+			return res, err
+		}
+	}
+	return res, tx.Commit()
 }
 
 // Held is one deletion held by the mass-disappearance guard.
