@@ -18,6 +18,9 @@ func (w Window) Contains(t time.Time) bool { return !t.Before(w.From) && t.Befor
 // Item is one record read from the MIS.
 type Item struct {
 	Record Record
+	// Version is the row's version token (see VersionToken) when the statement reads
+	// it in the same query (a column aliased AS version), else 0.
+	Version uint64
 }
 
 // Skip describes a row that was read but could not be turned into a record. The row is
@@ -52,6 +55,9 @@ type Reader interface {
 	// (see VersionToken) — equal tokens mean the row did not change; 0 (a NULL
 	// version) means "unknown": the row is read in full every poll.
 	ScanVersions(ctx context.Context, entity string, w Window, fn func(key []byte, version uint64) error) error
+	// RowVersions reports whether full reads carry each row's version in Item.Version,
+	// so that a full read needs no separate ScanVersions first.
+	RowVersions(entity string) bool
 	// ReadAll streams full records of entity (inside w when windowed).
 	ReadAll(ctx context.Context, entity string, w Window, fn func(Item) error, skip func(Skip)) error
 	// ReadKeys streams full records for the given keys, whether inside the window or

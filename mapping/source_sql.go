@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,6 +81,17 @@ func (s *Source) Has(entity string) bool {
 	return ok
 }
 
+// rowVersionRe finds the "AS version" alias of a rows statement that reads the
+// version in the same query.
+var rowVersionRe = regexp.MustCompile(`(?i)\bas\s+"?version"?\b`)
+
+// RowVersions reports whether <entity>.rows returns the row's version itself (a column
+// aliased AS version), so that a full read needs no separate version scan.
+func (s *Source) RowVersions(entity string) bool {
+	st, ok := s.p.stmts[s.dialect][entity+".rows"]
+	return ok && s.HasVersions(entity) && rowVersionRe.MatchString(st.SQL)
+}
+
 // HasVersions reports whether the profile declares <entity>.versions for the dialect.
 func (s *Source) HasVersions(entity string) bool {
 	_, ok := s.p.stmts[s.dialect][entity+".versions"]
@@ -129,16 +141,41 @@ func (s *Source) stmtErr(st ProfileStatement, err error) error {
 // columnIndex maps the contract's columns to the result's columns. A column the
 // contract does not have, or a contract column the result lacks, is an error.
 func (s *Source) columnIndex(st ProfileStatement, rows *sql.Rows, cols []column) ([]int, error) {
+	idx, _, _, err := s.columnIndexVersion(st, rows, cols, false)
+	return idx, err
+}
+
+// columnIndexVersion is columnIndex that, when allowVersion, also accepts a column
+// named "version" (the row's version, returned by rows and by_keys statements of
+// profiles that read it in the same query). It returns that column's position (-1
+// when absent) and the number of result columns.
+func (s *Source) columnIndexVersion(st ProfileStatement, rows *sql.Rows, cols []column, allowVersion bool) (idx []int, vpos, ncols int, err error) {
 	names, err := rows.Columns()
 	if err != nil {
-		return nil, s.stmtErr(st, err)
+		return nil, -1, 0, s.stmtErr(st, err)
 	}
+	vpos = -1
+	if allowVersion {
+		for j, n := range names {
+			if strings.EqualFold(strings.TrimSpace(n), "version") {
+				vpos = j
+			}
+		}
+	}
+	idx, err = s.matchColumns(st, names, cols, vpos)
+	return idx, vpos, len(names), err
+}
+
+func (s *Source) matchColumns(st ProfileStatement, names []string, cols []column, skip int) ([]int, error) {
 	idx := make([]int, len(cols))
 	for i := range idx {
 		idx[i] = -1
 	}
 	entity, _, _ := strings.Cut(st.Name, ".")
 	for j, n := range names {
+		if j == skip {
+			continue
+		}
 		ln := strings.ToLower(strings.TrimSpace(n))
 		found := false
 		for i, c := range cols {
@@ -294,11 +331,14 @@ func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatemen
 	}
 	defer cancel()
 	defer rows.Close()
-	idx, err := s.columnIndex(st, rows, cols)
+	idx, vpos, ncols, err := s.columnIndexVersion(st, rows, cols, true)
 	if err != nil {
 		return err
 	}
-	rr := newRowReader(s, entity, cols, idx)
+	if vpos < 0 && st.Name == entity+".rows" && s.RowVersions(entity) {
+		return fmt.Errorf("profile %s: %s (%s line %d): has an \"AS version\" alias but returns no column named version", s.p.Name, st.Name, st.File, st.Line)
+	}
+	rr := newRowReader(s, entity, cols, idx, vpos, ncols)
 	n := 0
 	for rows.Next() {
 		n++
@@ -322,7 +362,7 @@ func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatemen
 		for _, w := range rr.warnings {
 			s.warn(Skip{Entity: entity, Key: key, Row: n, Problem: w})
 		}
-		if err := fn(Item{Record: rec}); err != nil {
+		if err := fn(Item{Record: rec, Version: rr.version()}); err != nil {
 			return err
 		}
 	}

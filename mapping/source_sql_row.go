@@ -22,6 +22,8 @@ type rowReader struct {
 	idx    []int          // contract index -> result column
 	vals   []any
 	dest   []any
+	vpos   int            // result column of the row's version, -1 when none
+	ver    versionScanner // the row's version
 
 	row      int
 	key      string
@@ -29,16 +31,27 @@ type rowReader struct {
 	warnings []string
 }
 
-func newRowReader(s *Source, entity string, cols []column, idx []int) *rowReader {
+func newRowReader(s *Source, entity string, cols []column, idx []int, vpos, ncols int) *rowReader {
 	r := &rowReader{s: s, entity: entity, ec: s.p.entity(entity), cols: cols, idx: idx,
-		byName: make(map[string]int, len(cols)), vals: make([]any, len(cols)), dest: make([]any, len(cols))}
+		byName: make(map[string]int, len(cols)), vals: make([]any, len(cols)), dest: make([]any, ncols), vpos: vpos}
 	for i, c := range cols {
 		r.byName[c.name] = i
 	}
 	for i := range cols {
 		r.dest[idx[i]] = &r.vals[i]
 	}
+	if vpos >= 0 {
+		r.dest[vpos] = &r.ver
+	}
 	return r
+}
+
+// version is the row's version token, or 0 when the statement returns none.
+func (r *rowReader) version() uint64 {
+	if r.vpos < 0 {
+		return 0
+	}
+	return r.ver.token
 }
 
 func (r *rowReader) reset(row int) {

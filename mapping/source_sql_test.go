@@ -147,7 +147,7 @@ func TestDemoProfileReadsDemoMIS(t *testing.T) {
 			}
 
 			// Appointments: ScanVersions, ReadKeys and ReadAll agree.
-			for _, e := range []string{mapping.EntityPatient, mapping.EntityAppointment} {
+			for _, e := range []string{mapping.EntityPatient, mapping.EntityShift, mapping.EntityAppointment} {
 				if !src.HasVersions(e) {
 					t.Fatalf("demo declares %s.versions", e)
 				}
@@ -169,11 +169,26 @@ func TestDemoProfileReadsDemoMIS(t *testing.T) {
 						t.Errorf("%s %s: read by ReadAll but has no version", e, k)
 					}
 				}
+				// The demo profile reads the version with the row: the same token as the scan.
+				if !src.RowVersions(e) {
+					t.Errorf("%s: the demo profile's rows statement reads the version (AS version)", e)
+				}
+				if err := src.ReadAll(ctx, e, w, func(it mapping.Item) error {
+					if k := it.Record.RecordKey(); it.Version != versions[k] {
+						t.Errorf("%s %s: ReadAll version %x, ScanVersions %x", e, k, it.Version, versions[k])
+					}
+					return nil
+				}, func(mapping.Skip) {}); err != nil {
+					t.Fatal(err)
+				}
 				byKeys := map[string]string{}
 				var keySkips int
 				if err := src.ReadKeys(ctx, e, append(keys, "999999999"), func(it mapping.Item) error {
 					b, _ := json.Marshal(it.Record)
 					byKeys[it.Record.RecordKey()] = string(b)
+					if it.Version != versions[it.Record.RecordKey()] {
+						t.Errorf("%s %s: ReadKeys version %x, ScanVersions %x", e, it.Record.RecordKey(), it.Version, versions[it.Record.RecordKey()])
+					}
 					return nil
 				}, func(mapping.Skip) { keySkips++ }); err != nil {
 					t.Fatal(err)

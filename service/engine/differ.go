@@ -141,8 +141,11 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			return nil
 		}
 		fp := Fingerprint(data)
-		ver := versions[key] // 0 when the profile has no version column
-		if newVers != nil {
+		ver := it.Version // read with the row, when the profile does
+		if ver == 0 {
+			ver = versions[key] // 0 when the profile has no version column
+		}
+		if ver == 0 && newVers != nil {
 			if i := snap.Pos(key); i >= 0 && i < len(knownVers) {
 				ver = knownVers[i]
 			} else {
@@ -217,7 +220,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		}
 	} else {
 		es.Mode = "full"
-		if e.o.Reader.HasVersions(entity) {
+		if e.o.Reader.HasVersions(entity) && !e.o.Reader.RowVersions(entity) {
 			// Learn the versions too, so that the next poll can take the cheap path.
 			// Versions are read before rows: a row edited in between pairs an old
 			// version with new content, which costs one refetch, never a missed change.

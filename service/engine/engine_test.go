@@ -23,14 +23,16 @@ type memReader struct {
 	recs     map[string]map[string]mapping.Item
 	vers     map[string]map[string]string
 	versions map[string]bool
-	fail     map[string]error
-	skips    map[string][]mapping.Skip
-	windowed map[string]bool
-	calls    map[string]int
+	// rowVersions: full reads carry each row's version (ReadAll, ReadKeys)
+	rowVersions map[string]bool
+	fail        map[string]error
+	skips       map[string][]mapping.Skip
+	windowed    map[string]bool
+	calls       map[string]int
 }
 
 func newMem() *memReader {
-	return &memReader{recs: map[string]map[string]mapping.Item{}, vers: map[string]map[string]string{}, versions: map[string]bool{}, fail: map[string]error{},
+	return &memReader{recs: map[string]map[string]mapping.Item{}, vers: map[string]map[string]string{}, rowVersions: map[string]bool{}, versions: map[string]bool{}, fail: map[string]error{},
 		skips: map[string][]mapping.Skip{}, windowed: map[string]bool{mapping.EntityAppointment: true, mapping.EntitySlot: true, mapping.EntityShift: true},
 		calls: map[string]int{}}
 }
@@ -47,6 +49,15 @@ func (m *memReader) put(r mapping.Record, version string) {
 	m.vers[e][r.RecordKey()] = version
 }
 
+// token is a record's version token ("NULL" stands for a NULL version); m.mu held.
+func (m *memReader) token(entity, key string) uint64 {
+	v := m.vers[entity][key]
+	if v == "NULL" {
+		return mapping.VersionToken(nil)
+	}
+	return mapping.VersionToken(v)
+}
+
 func (m *memReader) del(entity, key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -56,6 +67,7 @@ func (m *memReader) del(entity, key string) {
 func (m *memReader) Has(entity string) bool         { return true }
 func (m *memReader) Windowed(entity string) bool    { return m.windowed[entity] }
 func (m *memReader) HasVersions(entity string) bool { return m.versions[entity] }
+func (m *memReader) RowVersions(entity string) bool { return m.rowVersions[entity] }
 
 func (m *memReader) sorted(entity string, w mapping.Window, all bool) []mapping.Item {
 	m.mu.Lock()
@@ -71,6 +83,9 @@ func (m *memReader) sorted(entity string, w mapping.Window, all bool) []mapping.
 		if wr, ok := it.Record.(mapping.Windowed); ok && !all && m.windowed[entity] && !w.Contains(wr.WindowDay()) {
 			continue
 		}
+		if m.rowVersions[entity] {
+			it.Version = m.token(entity, k)
+		}
 		out = append(out, it)
 	}
 	return out
@@ -83,12 +98,8 @@ func (m *memReader) ScanVersions(ctx context.Context, entity string, w mapping.W
 	}
 	for _, it := range m.sorted(entity, w, false) {
 		m.mu.Lock()
-		v := m.vers[entity][it.Record.RecordKey()]
+		tok := m.token(entity, it.Record.RecordKey())
 		m.mu.Unlock()
-		tok := mapping.VersionToken(v)
-		if v == "NULL" {
-			tok = mapping.VersionToken(nil)
-		}
 		if err := fn([]byte(it.Record.RecordKey()), tok); err != nil {
 			return err
 		}
@@ -121,6 +132,9 @@ func (m *memReader) ReadKeys(ctx context.Context, entity string, keys []string, 
 	var items []mapping.Item
 	for _, k := range keys {
 		if it, ok := m.recs[entity][k]; ok {
+			if m.rowVersions[entity] {
+				it.Version = m.token(entity, k)
+			}
 			items = append(items, it)
 		}
 	}
@@ -718,4 +732,30 @@ func TestReplayNeverUndoesANewerChange(t *testing.T) {
 	}
 	f.deliver()
 	eq(t, ops(f.rec.events()), []string{"doctor:upsert:2"})
+}
+
+// TestRowVersions: a profile whose rows carry the version needs no version scan on a
+// full read, and the next poll takes the cheap path with no refetch.
+func TestRowVersions(t *testing.T) {
+	f := newFixture(t, mapping.EntityAppointment)
+	f.mem.versions[mapping.EntityAppointment] = true
+	f.mem.rowVersions[mapping.EntityAppointment] = true
+	d := f.now.Add(24 * time.Hour)
+	for i := 1; i <= 5; i++ {
+		f.mem.put(appt(fmt.Sprint(i), d, mapping.StatusBooked), "v1")
+	}
+	f.poll()
+	if f.mem.calls["appointment.versions"] != 0 || f.mem.calls["appointment.rows"] != 1 {
+		t.Fatalf("a full read with row versions scanned versions: %v", f.mem.calls)
+	}
+	f.poll()
+	if f.mem.calls["appointment.versions"] != 1 || f.mem.calls["appointment.by_keys"] != 0 {
+		t.Fatalf("unchanged poll: %v", f.mem.calls)
+	}
+	f.mem.put(appt("3", d, mapping.StatusCancelled), "v2")
+	f.deliver()
+	f.rec.reset()
+	f.poll()
+	f.deliver()
+	eq(t, ops(f.rec.events()), []string{"appointment:upsert:3"})
 }

@@ -34,7 +34,7 @@ WHERE ENABLED = 1
 SELECT PCODE AS id, CARDNUM AS card_number, LASTNAME AS last_name, FIRSTNAME AS first_name,
        MIDNAME AS middle_name, BDATE AS birth_date, GENDER AS sex, PHONE1 AS phone, EMAIL AS email,
        SNILS AS snils, POLIS AS oms, SMS_AGREE AS consent_sms, EMAIL_AGREE AS consent_email,
-       DELETED AS deleted
+       DELETED AS deleted, MODIFYDATE AS version
 FROM CLIENTS
 
 -- name: patient.versions
@@ -45,7 +45,7 @@ FROM CLIENTS
 SELECT PCODE AS id, CARDNUM AS card_number, LASTNAME AS last_name, FIRSTNAME AS first_name,
        MIDNAME AS middle_name, BDATE AS birth_date, GENDER AS sex, PHONE1 AS phone, EMAIL AS email,
        SNILS AS snils, POLIS AS oms, SMS_AGREE AS consent_sms, EMAIL_AGREE AS consent_email,
-       DELETED AS deleted
+       DELETED AS deleted, MODIFYDATE AS version
 FROM CLIENTS
 WHERE PCODE IN (:keys)
 
@@ -53,7 +53,8 @@ WHERE PCODE IN (:keys)
 SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
        t.WDATE AS date, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
        t.BREAK_BEG AS break_start, t.BREAK_END AS break_end, t.ROOM AS room,
-       d.SLOT_MIN AS slot_minutes
+       d.SLOT_MIN AS slot_minutes,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version
 FROM DOCTSHIFT t
 JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
 WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
@@ -72,7 +73,8 @@ WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
 SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
        t.WDATE AS date, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
        t.BREAK_BEG AS break_start, t.BREAK_END AS break_end, t.ROOM AS room,
-       d.SLOT_MIN AS slot_minutes
+       d.SLOT_MIN AS slot_minutes,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version
 FROM DOCTSHIFT t
 JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
 WHERE t.SHIFT_ID IN (:keys) AND d.ENABLED = 1

@@ -11,7 +11,7 @@ SELECT s.SCHEDID AS id, s.PCODE AS patient_id, s.DOCT_ID AS doctor_id, s.FILIAL_
        CASE WHEN s.DELETED = 1 THEN r.TEXT END AS cancel_reason,
        s.SOURCE AS source,
        (SELECT GROUP_CONCAT(ss.SERV_ID ORDER BY ss.SERV_ID SEPARATOR ',') FROM SCHEDSERV ss WHERE ss.SCHEDID = s.SCHEDID) AS service_ids,
-       s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id
+       s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id, s.MODIFYDATE AS version
 FROM SCHEDULE s
 LEFT JOIN DELREASONS r ON r.REASON_ID = s.DEL_REASON_ID
 WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
@@ -23,7 +23,7 @@ SELECT s.SCHEDID AS id, s.PCODE AS patient_id, s.DOCT_ID AS doctor_id, s.FILIAL_
        CASE WHEN s.DELETED = 1 THEN r.TEXT END AS cancel_reason,
        s.SOURCE AS source,
        (SELECT GROUP_CONCAT(ss.SERV_ID ORDER BY ss.SERV_ID SEPARATOR ',') FROM SCHEDSERV ss WHERE ss.SCHEDID = s.SCHEDID) AS service_ids,
-       s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id
+       s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id, s.MODIFYDATE AS version
 FROM SCHEDULE s
 LEFT JOIN DELREASONS r ON r.REASON_ID = s.DEL_REASON_ID
 WHERE s.SCHEDID IN (:keys)
