@@ -33,10 +33,21 @@ type DeliverResult struct {
 	Delivered, Retrying, DeadLettered int
 }
 
+// compactAfter is how many events must have left the outbox in one delivery round
+// before the state store hands the freed pages back to the disk (after a first sync of
+// a big MIS that is hundreds of megabytes; small rounds reuse their pages anyway).
+const compactAfter = 10000
+
 // DeliverDue delivers every event of one target that is due now, batch by batch,
 // until none is due. It returns what happened; err is a state store failure.
-func (e *Engine) DeliverDue(ctx context.Context, t *Target) (DeliverResult, error) {
-	var res DeliverResult
+func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, err error) {
+	defer func() {
+		if res.Delivered+res.DeadLettered >= compactAfter {
+			if err := e.o.Store.Compact(context.WithoutCancel(ctx)); err != nil {
+				e.log.Warn("state store: cannot compact", "error", err)
+			}
+		}
+	}()
 	for ctx.Err() == nil {
 		batch, err := e.o.Store.Due(ctx, t.Name, e.o.Now(), t.BatchSize)
 		if err != nil {

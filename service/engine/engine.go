@@ -270,9 +270,6 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 			e.log.Warn("cannot record poll history", "error", err)
 		}
 	}
-	if err := e.o.Store.Compact(ctx); err != nil {
-		e.log.Warn("state store: cannot compact", "error", err)
-	}
 	e.o.Observer.PollDone(sum)
 	e.notifyAll()
 	return sum
