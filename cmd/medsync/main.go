@@ -43,6 +43,8 @@ Verbs:
   dlq list [connector]    list dead letters (events a connector refused for good)
   dlq replay [connector] [id ...]
                           put dead letters back into the queue
+  queue list              queued events per connector
+  queue drop <connector>  discard the queue of a connector no longer in config.ini
   deletions list          list deletions held by the mass-disappearance guard
   deletions confirm [entity]
                           confirm held deletions: the next poll sends those still missing

@@ -105,3 +105,59 @@ func TestProfileExport(t *testing.T) {
 		t.Fatalf("unknown profile: %d %q", code, errs)
 	}
 }
+
+// TestQueueOfARemovedConnector: events queued for a connector that then leaves the
+// config are shown, reported by check, and dropped on request; the connector, put
+// back, gets the current state once.
+func TestQueueOfARemovedConnector(t *testing.T) {
+	dir := t.TempDir()
+	sample, err := os.ReadFile("../../config.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.ini")
+	blocked := filepath.Join(dir, "blocked")
+	if err := os.MkdirAll(blocked, 0o755); err != nil { // a folder where a file should be: every write fails
+		t.Fatal(err)
+	}
+	second := "\n[connector.archive]\ntype = file\npath = blocked\nentities = doctor\n"
+	write := func(extra string) {
+		if err := os.WriteFile(cfg, append(append([]byte{}, sample...), extra...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(second)
+	if code, _, _ := medsync(t, "-c", cfg, "once"); code != 1 {
+		t.Fatalf("once with a failing connector: exit %d, want 1", code)
+	}
+	write("") // the archive connector leaves the config
+	code, out, _ := medsync(t, "-c", cfg, "queue", "list")
+	if code != 0 || !strings.Contains(out, "archive") || !strings.Contains(out, "no: medsync queue drop archive") {
+		t.Fatalf("queue list: %d\n%s", code, out)
+	}
+	if code, out, _ := medsync(t, "-c", cfg, "check"); code == 0 || !strings.Contains(out, "medsync queue drop archive") {
+		t.Fatalf("check did not report the orphaned queue: %d\n%s", code, out)
+	}
+	if code, out, errs := medsync(t, "-c", cfg, "queue", "drop", "archive"); code != 0 || !strings.Contains(out, "dropped") {
+		t.Fatalf("queue drop: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := medsync(t, "-c", cfg, "queue", "list"); code != 0 || strings.Contains(out, "archive") {
+		t.Fatalf("after drop: %d\n%s", code, out)
+	}
+	// Back, now writable: it gets the doctors once.
+	if err := os.Remove(blocked); err != nil {
+		t.Fatal(err)
+	}
+	write(second)
+	if code, out, errs := medsync(t, "-c", cfg, "once"); code != 0 {
+		t.Fatalf("once: %d\n%s\n%s", code, out, errs)
+	}
+	b, err := os.ReadFile(blocked)
+	if err != nil || !strings.Contains(string(b), `"entity":"doctor"`) {
+		t.Fatalf("the returning connector did not get the doctors: %v", err)
+	}
+	// Refuses to drop an enabled connector's queue.
+	if code, _, errs := medsync(t, "-c", cfg, "queue", "drop", "archive"); code == 0 || !strings.Contains(errs, "is enabled") {
+		t.Fatalf("dropping an enabled connector's queue: %d %s", code, errs)
+	}
+}

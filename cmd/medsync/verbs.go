@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -28,6 +29,7 @@ func init() {
 	verbs["demo"] = func(ctx context.Context, c *cli, args []string) error { return c.demo(ctx, args) }
 	verbs["dlq"] = func(ctx context.Context, c *cli, args []string) error { return c.dlq(ctx, args) }
 	verbs["deletions"] = func(ctx context.Context, c *cli, args []string) error { return c.deletions(ctx, args) }
+	verbs["queue"] = func(ctx context.Context, c *cli, args []string) error { return c.queue(ctx, args) }
 	verbs["config"] = func(_ context.Context, c *cli, args []string) error { return c.config(args) }
 }
 
@@ -270,4 +272,57 @@ func (c *cli) config(args []string) error {
 	}
 	fmt.Fprint(c.stdout, cfg.Show())
 	return nil
+}
+
+// queue lists the outbox per connector, and drops the queue of a connector that is
+// no longer in the config (its events would otherwise wait forever).
+func (c *cli) queue(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && !(args[0] == "drop" && len(args) == 2)) {
+		return &exitError{code: 2, err: fmt.Errorf("usage: medsync queue list | medsync queue drop <connector>")}
+	}
+	st, cfg, err := c.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	configured := map[string]bool{}
+	for _, cc := range cfg.Enabled() {
+		configured[cc.Name] = true
+	}
+	if args[0] == "drop" {
+		name := args[1]
+		if configured[name] {
+			return fmt.Errorf("queue drop: connector %s is enabled in %s; remove its section or set enabled = false first", name, cfg.File)
+		}
+		n, err := st.DropQueue(ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%d queued events of connector %s dropped; if it is configured again, it gets the current state once\n", n, name)
+		return nil
+	}
+	q, err := st.QueuedByConnector(ctx)
+	if err != nil {
+		return err
+	}
+	for name := range configured {
+		if _, ok := q[name]; !ok {
+			q[name] = 0
+		}
+	}
+	names := make([]string, 0, len(q))
+	for n := range q {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONNECTOR\tQUEUED\tIN CONFIG")
+	for _, n := range names {
+		note := "yes"
+		if !configured[n] {
+			note = "no: medsync queue drop " + n
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", n, q[n], note)
+	}
+	return tw.Flush()
 }

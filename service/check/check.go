@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -140,6 +141,27 @@ func (c *checker) stateStore(ctx context.Context, cfg *config.Config) {
 	}
 	defer st.Close()
 	c.pass("state store", st.Path())
+	// Events queued for a connector the config no longer has would wait forever.
+	q, err := st.QueuedByConnector(ctx)
+	if err != nil {
+		c.fail("state store queues", err, "the state store cannot be read: check the disk and the file's permissions")
+		return
+	}
+	enabled := map[string]bool{}
+	for _, cc := range cfg.Enabled() {
+		enabled[cc.Name] = true
+	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if n := q[name]; !enabled[name] {
+			c.add(Result{Name: "queue " + name, Detail: fmt.Sprintf("%d events are queued for connector %s, which is not enabled in the config", n, name),
+				Hint: fmt.Sprintf("put [connector.%s] back (or enabled = true) to deliver them, or run: medsync queue drop %s", name, name)})
+		}
+	}
 }
 
 // statusPort checks that [service] status_listen can be opened, or is already served

@@ -75,7 +75,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	var backfill []*Target
 	for _, t := range e.o.Targets {
 		if t.takes(entity) {
-			if v, err := e.o.Store.GetMeta(ctx, baseKey(t.Name, entity)); err != nil {
+			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil {
 				return fail("%v", err)
 			} else if v == "" {
 				backfill = append(backfill, t)
@@ -359,7 +359,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	if len(backfill) > 0 {
 		change.Meta = map[string]string{}
 		for _, t := range backfill {
-			change.Meta[baseKey(t.Name, entity)] = at.Format(time.RFC3339)
+			change.Meta[store.BaseKey(t.Name, entity)] = at.Format(time.RFC3339)
 		}
 	}
 	if err := e.o.Store.Commit(ctx, snap, change); err != nil {
@@ -398,9 +398,6 @@ func (e *Engine) hadHeld(ctx context.Context, entity string) bool {
 	}
 	return false
 }
-
-// baseKey is the meta key recording that a target was given an entity's full state.
-func baseKey(target, entity string) string { return "base:" + target + ":" + entity }
 
 func (e *Engine) enqueue(c *store.Change, entity, key, op string, fp uint64, at time.Time, data []byte) {
 	e.enqueueTo(c, e.o.Targets, entity, key, op, fp, at, data)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"medsync/connectors"
@@ -384,4 +385,53 @@ func (s *Store) Polls(ctx context.Context, since time.Time) ([]PollRecord, error
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// QueuedByConnector counts queued events per connector name, for every connector that
+// has any (including connectors no longer in the config).
+func (s *Store) QueuedByConnector(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT connector, count(*) FROM outbox GROUP BY connector`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, err
+		}
+		out[name] = n
+	}
+	return out, rows.Err()
+}
+
+// BaseKey is the meta key recording that a connector was given an entity's full
+// current state (a connector without it gets every record once).
+func BaseKey(connector, entity string) string { return "base:" + connector + ":" + entity }
+
+// DropQueue discards a connector's queued events and forgets that it was given the
+// current state, so that if it comes back it gets everything once again. It returns
+// how many events were dropped. Dead letters stay (medsync dlq list shows them).
+func (s *Store) DropQueue(ctx context.Context, connector string) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE connector = ?`, connector)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key LIKE ? ESCAPE '\'`, likeEscape(BaseKey(connector, ""))+"%"); err != nil {
+		return 0, err
+	}
+	return int(n), tx.Commit()
+}
+
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
 }
