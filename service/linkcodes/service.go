@@ -202,22 +202,23 @@ func (s *Service) Patient(ctx context.Context, patientID string) (*mapping.Patie
 	return p, nil
 }
 
-// missing lists what a card lacks for linking, in Russian.
-func missing(p *mapping.Patient) []string {
-	var m []string
-	if strings.TrimSpace(p.LastName) == "" {
-		m = append(m, "фамилия")
+// missing lists what a card lacks for linking: in Russian for the registrar, and in
+// English for the log.
+func missing(p *mapping.Patient) (ru, en []string) {
+	for _, c := range []struct {
+		lacks  bool
+		ru, en string
+	}{
+		{strings.TrimSpace(p.LastName) == "", "фамилия", "last name"},
+		{strings.TrimSpace(p.FirstName) == "", "имя", "first name"},
+		{p.BirthDate == "", "дата рождения", "birth date"},
+		{strings.TrimSpace(p.Phone) == "" && strings.TrimSpace(p.Email) == "", "телефон или e-mail", "phone or e-mail"},
+	} {
+		if c.lacks {
+			ru, en = append(ru, c.ru), append(en, c.en)
+		}
 	}
-	if strings.TrimSpace(p.FirstName) == "" {
-		m = append(m, "имя")
-	}
-	if p.BirthDate == "" {
-		m = append(m, "дата рождения")
-	}
-	if strings.TrimSpace(p.Phone) == "" && strings.TrimSpace(p.Email) == "" {
-		m = append(m, "телефон или e-mail")
-	}
-	return m
+	return ru, en
 }
 
 // route is a contact a code can go to.
@@ -272,8 +273,8 @@ func (s *Service) check(p *mapping.Patient) ([]route, error) {
 	if p.Deleted {
 		return nil, refuseCard("Карта пациента удалена в МИС.", "patient %s: card is deleted", p.ID)
 	}
-	if m := missing(p); len(m) > 0 {
-		return nil, refuseCard("Не хватает: "+strings.Join(m, ", ")+". Дополните карту пациента в МИС.", "patient %s: card lacks %s", p.ID, strings.Join(englishMissing(p), ", "))
+	if ru, en := missing(p); len(ru) > 0 {
+		return nil, refuseCard("Не хватает: "+strings.Join(ru, ", ")+". Дополните карту пациента в МИС.", "patient %s: card lacks %s", p.ID, strings.Join(en, ", "))
 	}
 	rs := s.routes(p)
 	var why []string
@@ -285,23 +286,6 @@ func (s *Service) check(p *mapping.Patient) ([]route, error) {
 	}
 	return nil, refuseCard("Некуда отправить код: "+strings.Join(why, "; ")+". Исправьте контакты в карте пациента в МИС.",
 		"patient %s: no usable contact (%d given, none deliverable)", p.ID, len(rs))
-}
-
-func englishMissing(p *mapping.Patient) []string {
-	var m []string
-	if strings.TrimSpace(p.LastName) == "" {
-		m = append(m, "last name")
-	}
-	if strings.TrimSpace(p.FirstName) == "" {
-		m = append(m, "first name")
-	}
-	if p.BirthDate == "" {
-		m = append(m, "birth date")
-	}
-	if strings.TrimSpace(p.Phone) == "" && strings.TrimSpace(p.Email) == "" {
-		m = append(m, "phone or e-mail")
-	}
-	return m
 }
 
 // Actor names for codes medsync issues on its own.

@@ -331,22 +331,19 @@ func (w *web) patient(rw http.ResponseWriter, r *http.Request, ss *session) {
 }
 
 func (w *web) issue(rw http.ResponseWriter, r *http.Request, ss *session) {
-	id := r.PostFormValue("id")
-	res, err := w.s.Issue(r.Context(), id, ss.User)
-	p, code := w.statusPage(r, ss, id)
-	if err != nil {
-		p.Error = RU(err)
-		if code == http.StatusOK {
-			code = http.StatusUnprocessableEntity
-		}
-	}
-	p.Issued = res
-	w.render(rw, code, p)
+	w.send(rw, r, ss, w.s.Issue, func(p *page, res *Issued) { p.Issued = res })
 }
 
 func (w *web) resend(rw http.ResponseWriter, r *http.Request, ss *session) {
+	w.send(rw, r, ss, w.s.Resend, func(p *page, res *Issued) { p.Resent = res })
+}
+
+// send issues or resends a code for the form's patient and shows the patient page
+// with the outcome.
+func (w *web) send(rw http.ResponseWriter, r *http.Request, ss *session,
+	do func(ctx context.Context, patientID, actor string) (*Issued, error), show func(*page, *Issued)) {
 	id := r.PostFormValue("id")
-	res, err := w.s.Resend(r.Context(), id, ss.User)
+	res, err := do(r.Context(), id, ss.User)
 	p, code := w.statusPage(r, ss, id)
 	if err != nil {
 		p.Error = RU(err)
@@ -354,7 +351,7 @@ func (w *web) resend(rw http.ResponseWriter, r *http.Request, ss *session) {
 			code = http.StatusUnprocessableEntity
 		}
 	}
-	p.Resent = res
+	show(p, res)
 	w.render(rw, code, p)
 }
 
