@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	_ "modernc.org/sqlite"             // driver "sqlite"
+
+	"medsync/mapping/convert"
+)
+
+// The raw floors, run as child processes of the bench (so that each has its own peak
+// RSS): the same window as medsync's poll, the same table, nothing but scanning.
+const (
+	rawKeysSQL = `SELECT SCHEDID, MODIFYDATE FROM SCHEDULE WHERE WDATE >= %v AND WDATE < %v`
+	rawRowsSQL = `SELECT SCHEDID, PCODE, DOCT_ID, FILIAL_ID, WDATE, BHOUR, EHOUR, STATUS, DELETED, DEL_REASON_ID,
+SOURCE, ROOM, COMMENT, EXT_ID, MODIFYDATE FROM SCHEDULE WHERE WDATE >= %v AND WDATE < %v`
+)
+
+// windowOLE is the poll window of the bench config (365 days back, 365 ahead, Moscow)
+// as OLE day numbers, as the demo profile's :from_ole / :to_ole.
+func windowOLE() (float64, float64) {
+	zone, err := time.LoadLocation("Europe/Moscow")
+	if err != nil {
+		zone = time.FixedZone("MSK", 3*3600)
+	}
+	y, m, d := time.Now().In(zone).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, zone)
+	return convert.ToOLE(convert.FromTime(today.AddDate(0, 0, -365))), convert.ToOLE(convert.FromTime(today.AddDate(0, 0, 365)))
+}
+
+// rawMain is `bench raw keys|rows -driver D -dsn DSN`: it prints the rows it scanned.
+func rawMain(args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: bench raw keys|rows -driver D -dsn DSN")
+	}
+	what := args[0]
+	fs := flag.NewFlagSet("raw", flag.ContinueOnError)
+	driver := fs.String("driver", "sqlite", "sqlite or pgx")
+	dsn := fs.String("dsn", "", "data source")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	q := rawKeysSQL
+	if what == "rows" {
+		q = rawRowsSQL
+	}
+	from, to := windowOLE()
+	db, err := sql.Open(*driver, *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(context.Background(), fmt.Sprintf(q, from, to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	raw := make([]sql.RawBytes, len(cols))
+	dest := make([]any, len(cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stdout, n)
+	return nil
+}
