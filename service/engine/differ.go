@@ -47,252 +47,339 @@ type pending struct {
 	data []byte
 }
 
-// pollEntity reads one entity and commits what changed.
-func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window, forceFull bool, loaded *snapLoad) (es EntitySummary) {
-	t0 := time.Now()
-	es.Entity = entity
-	defer func() { es.Duration = time.Since(t0) }()
-	fail := func(format string, a ...any) EntitySummary {
-		es.Error = fmt.Sprintf(format, a...)
-		return es
-	}
+// entityPoll is one entity's poll in progress: what it read so far and what it
+// will commit. pollEntity runs its steps in order: prepare, read (which compares
+// every row with the snapshot as it streams in), vanished (which missing records are
+// deletions), guard (which deletions go out now and which are held) and commit.
+type entityPoll struct {
+	e        *Engine
+	ctx      context.Context // the poll's: chunk commits run inside the read callbacks
+	entity   string
+	w        mapping.Window
+	snap     *store.Snapshot
+	at       time.Time // detection time of this poll's events
+	known    int       // the guard's base: records known before this poll
+	windowed bool
+	es       *EntitySummary
+	// backfill are the targets that have never been given this entity's current
+	// state: they get every record once, unchanged ones too.
+	backfill []*Target
 
-	snap, err := loaded.wait()
-	if err != nil {
-		return fail("%v", err)
-	}
-	now := e.o.Now()
-	at := now.In(e.o.Zone) // detection time of this poll's events
-	known := snap.Len()    // the guard's base: records known before this poll
-	windowed := e.o.Reader.Windowed(entity)
-	if windowed && entity == mapping.EntitySlot && now.After(w.From) {
-		// Slots in the past are not bookable: the slot window starts now.
-		w.From = now
-	}
-	// Targets that have never been given this entity's current state (a connector
-	// added, or an entity added to its list) get every record once: a full read, and
-	// unchanged records too, for them only.
-	var backfill []*Target
-	for _, t := range e.o.Targets {
-		if t.takes(entity) {
-			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil {
-				return fail("%v", err)
-			} else if v == "" {
-				backfill = append(backfill, t)
-			}
-		}
-	}
-	if len(backfill) > 0 && snap.Len() > 0 {
-		forceFull = true
-	}
-	var (
-		backfills   []pending // unchanged records the backfill targets still need
-		changes     []pending
-		verOnly     []pending // version moved but content did not: snapshot only
-		keylessSkip int
-		seenNew     = map[string]bool{} // keys read that the snapshot does not know
-	)
-	onSkip := func(s mapping.Skip) {
-		es.Skipped++
-		if s.Key == "" {
-			keylessSkip++
-		} else if en := snap.Get(s.Key); en != nil {
-			en.Seen = true // a row that exists but cannot be read is never "deleted"
-		} else {
-			seenNew[s.Key] = true
-		}
-		e.log.Warn("row skipped", "entity", s.Entity, "key", s.Key, "row", s.Row, "problem", s.Problem)
-	}
+	backfills   []pending // unchanged records the backfill targets still need
+	changes     []pending
+	verOnly     []pending // version moved but content did not: snapshot only
+	keylessSkip int
+	seenNew     map[string]bool // keys read that the snapshot does not know
+
 	// Versions learned by this poll's scan: in versions for keys to fetch (versions
 	// path); on a full read, in knownVers by snapshot position for known keys and in
 	// newVers — by a 64-bit hash of the key with a seed of this poll, to stay small
 	// when a first poll meets a million new keys — for new ones. Two keys sharing a
 	// hash get version 0 ("unknown": fetched again next poll), never a wrong one.
-	versions := map[string]uint64{}
-	var knownVers []uint64
-	var newVers map[uint64]uint64
-	verSeed := maphash.MakeSeed()
-	// Upserts are committed in chunks while the read goes on, so that a first poll of
-	// a million records never holds them all in memory. Each chunk is one transaction
-	// of its snapshot entries and their events (invariant 2); deletions are decided
-	// only after the whole read, in the last transaction.
-	flush := func() error {
-		c := &store.Change{Entity: entity, KeepData: e.keepsData(entity)}
-		e.addUpserts(c, entity, at, changes, verOnly, backfills, backfill)
-		if err := e.o.Store.Commit(ctx, snap, c); err != nil {
-			return err
-		}
-		es.Upserts += len(changes) + len(backfills)
-		for _, p := range changes {
-			if en := snap.Get(p.key); en != nil {
-				en.Seen = true // now in the snapshot, and read in this poll
-			}
-		}
-		changes, verOnly, backfills = changes[:0], verOnly[:0], backfills[:0]
-		clear(seenNew)
-		return nil
-	}
-	onItem := func(it mapping.Item) error {
-		es.Read++
-		key := it.Record.RecordKey()
-		data, err := json.Marshal(it.Record)
-		if err != nil {
-			onSkip(mapping.Skip{Entity: entity, Key: key, Problem: "cannot encode record: " + err.Error()})
-			return nil
-		}
-		fp := Fingerprint(data)
-		ver := it.Version // read with the row, when the profile does
-		if ver == 0 {
-			ver = versions[key] // 0 when the profile has no version column
-		}
-		if ver == 0 && newVers != nil {
-			if i := snap.Pos(key); i >= 0 && i < len(knownVers) {
-				ver = knownVers[i]
-			} else {
-				ver = newVers[maphash.String(verSeed, key)]
-			}
-		}
-		var wat int64
-		if wr, ok := it.Record.(mapping.Windowed); ok {
-			wat = wr.WindowDay().Unix()
-		}
-		en := snap.Get(key)
-		if en != nil {
-			if en.Seen {
-				onSkip(mapping.Skip{Entity: entity, Key: key, Problem: "duplicate key in one read; the later row was ignored"})
-				es.Read--
-				return nil
-			}
-			en.Seen = true
-			if en.FP == fp {
-				if en.Ver != ver || en.At != wat {
-					verOnly = append(verOnly, pending{key: key, fp: fp, ver: ver, at: wat})
-				}
-				if len(backfill) > 0 {
-					backfills = append(backfills, pending{key: key, fp: fp, data: data})
-				}
-				return nil
-			}
-		} else {
-			if seenNew[key] {
-				onSkip(mapping.Skip{Entity: entity, Key: key, Problem: "duplicate key in one read; the later row was ignored"})
-				es.Read--
-				return nil
-			}
-			seenNew[key] = true
-		}
-		changes = append(changes, pending{key: key, op: connectors.OpUpsert, fp: fp, ver: ver, at: wat, data: data})
-		if len(changes)+len(verOnly)+len(backfills) >= e.chunk {
-			return flush()
-		}
-		return nil
-	}
+	versions  map[string]uint64
+	knownVers []uint64
+	newVers   map[uint64]uint64
+	verSeed   maphash.Seed
+}
 
-	useVersions := !forceFull && e.o.Reader.HasVersions(entity) && snap.Len() > 0
-	if useVersions {
-		es.Mode = "versions"
-		var fetch []string
-		err := e.o.Reader.ScanVersions(ctx, entity, w, func(key []byte, version uint64) error {
-			if en := snap.GetBytes(key); en != nil {
-				if en.Seen {
-					return nil
-				}
-				if en.Ver == version && version != 0 {
-					en.Seen = true
-					es.Read++
-					return nil
-				}
-			}
-			k := string(key)
-			versions[k] = version
-			fetch = append(fetch, k)
-			return nil
-		})
-		if err != nil {
-			return fail("read (versions) failed, no deletions inferred: %v", err)
-		}
-		if len(fetch) > 0 {
-			if err := e.o.Reader.ReadKeys(ctx, entity, fetch, onItem, onSkip); err != nil {
-				return fail("read (changed rows) failed, no deletions inferred: %v", err)
-			}
-			// A key listed by the version scan but gone before its row was read was
-			// deleted in between; it is not marked seen and the next poll decides.
-		}
-	} else {
-		es.Mode = "full"
-		if e.o.Reader.HasVersions(entity) && !e.o.Reader.RowVersions(entity) {
-			// Learn the versions too, so that the next poll can take the cheap path.
-			// Versions are read before rows: a row edited in between pairs an old
-			// version with new content, which costs one refetch, never a missed change.
-			newVers = map[uint64]uint64{}
-			knownVers = make([]uint64, len(snap.Entries))
-			if err := e.o.Reader.ScanVersions(ctx, entity, w, func(key []byte, version uint64) error {
-				if i := snap.PosBytes(key); i >= 0 {
-					knownVers[i] = version
-					return nil
-				}
-				h := maphash.Bytes(verSeed, key)
-				if _, taken := newVers[h]; taken {
-					version = 0
-				}
-				newVers[h] = version
-				return nil
-			}); err != nil {
-				return fail("read (versions) failed, no deletions inferred: %v", err)
-			}
-		}
-		if err := e.o.Reader.ReadAll(ctx, entity, w, onItem, onSkip); err != nil {
-			return fail("read failed, no deletions inferred: %v", err)
-		}
+// deletionPlan is what the guard decided for the records that vanished.
+type deletionPlan struct {
+	toDelete []string // deletions that go out in this poll
+	toHold   []string // deletions held until an operator confirms them
+	release  []string // confirmed held deletions, cleared from the held list
+}
+
+// pollEntity reads one entity and commits what changed.
+func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window, forceFull bool, loaded *snapLoad) (es EntitySummary) {
+	t0 := time.Now()
+	es.Entity = entity
+	defer func() { es.Duration = time.Since(t0) }()
+	fail := func(err error) EntitySummary {
+		es.Error = err.Error()
+		return es
+	}
+	p, forceFull, err := e.preparePoll(ctx, entity, w, forceFull, loaded, &es)
+	if err != nil {
+		return fail(err)
+	}
+	if err := p.read(ctx, forceFull); err != nil {
+		return fail(err)
 	}
 	if e.o.Hooks.AfterRead != nil {
 		e.o.Hooks.AfterRead(entity)
 	}
+	deletes, removes, err := p.vanished(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	plan, err := p.guard(ctx, deletes)
+	if err != nil {
+		return fail(err)
+	}
+	if err := p.commit(ctx, plan, removes); err != nil {
+		return fail(err)
+	}
+	if e.o.Hooks.AfterCommit != nil {
+		e.o.Hooks.AfterCommit(entity)
+	}
+	return es
+}
 
-	// Records the snapshot knows that this read did not see.
+// preparePoll waits for the entity's snapshot, narrows the window (slots in the past
+// are not bookable) and finds the targets that need a backfill, which forces a full
+// read.
+func (e *Engine) preparePoll(ctx context.Context, entity string, w mapping.Window, forceFull bool, loaded *snapLoad, es *EntitySummary) (*entityPoll, bool, error) {
+	snap, err := loaded.wait()
+	if err != nil {
+		return nil, false, err
+	}
+	now := e.o.Now()
+	p := &entityPoll{
+		e: e, ctx: ctx, entity: entity, snap: snap, es: es,
+		at:       now.In(e.o.Zone),
+		known:    snap.Len(),
+		windowed: e.o.Reader.Windowed(entity),
+		seenNew:  map[string]bool{},
+		versions: map[string]uint64{},
+		verSeed:  maphash.MakeSeed(),
+	}
+	if p.windowed && entity == mapping.EntitySlot && now.After(w.From) {
+		// Slots in the past are not bookable: the slot window starts now.
+		w.From = now
+	}
+	p.w = w
+	for _, t := range e.o.Targets {
+		if t.takes(entity) {
+			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil {
+				return nil, false, err
+			} else if v == "" {
+				p.backfill = append(p.backfill, t)
+			}
+		}
+	}
+	if len(p.backfill) > 0 && snap.Len() > 0 {
+		forceFull = true
+	}
+	return p, forceFull, nil
+}
+
+// read streams the entity from the MIS, comparing each row with the snapshot as it
+// comes: through the version scan and a read of the changed keys when the profile
+// declares versions and the snapshot is not empty, else through a full read.
+func (p *entityPoll) read(ctx context.Context, forceFull bool) error {
+	r := p.e.o.Reader
+	if !forceFull && r.HasVersions(p.entity) && p.snap.Len() > 0 {
+		p.es.Mode = "versions"
+		return p.readChanged(ctx)
+	}
+	p.es.Mode = "full"
+	return p.readFull(ctx)
+}
+
+// readChanged scans (key, version) pairs and reads in full only the keys whose
+// version moved or that the snapshot does not know.
+func (p *entityPoll) readChanged(ctx context.Context) error {
+	r := p.e.o.Reader
+	var fetch []string
+	err := r.ScanVersions(ctx, p.entity, p.w, func(key []byte, version uint64) error {
+		if en := p.snap.GetBytes(key); en != nil {
+			if en.Seen {
+				return nil
+			}
+			if en.Ver == version && version != 0 {
+				en.Seen = true
+				p.es.Read++
+				return nil
+			}
+		}
+		k := string(key)
+		p.versions[k] = version
+		fetch = append(fetch, k)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read (versions) failed, no deletions inferred: %v", err)
+	}
+	if len(fetch) > 0 {
+		if err := r.ReadKeys(ctx, p.entity, fetch, p.compare, p.skipped); err != nil {
+			return fmt.Errorf("read (changed rows) failed, no deletions inferred: %v", err)
+		}
+		// A key listed by the version scan but gone before its row was read was
+		// deleted in between; it is not marked seen and the next poll decides.
+	}
+	return nil
+}
+
+// readFull reads every row of the entity (inside the window). When the profile has a
+// version column that full rows do not carry, the versions are scanned first so that
+// the next poll can take the cheap path.
+func (p *entityPoll) readFull(ctx context.Context) error {
+	r := p.e.o.Reader
+	if r.HasVersions(p.entity) && !r.RowVersions(p.entity) {
+		// Versions are read before rows: a row edited in between pairs an old
+		// version with new content, which costs one refetch, never a missed change.
+		p.newVers = map[uint64]uint64{}
+		p.knownVers = make([]uint64, len(p.snap.Entries))
+		if err := r.ScanVersions(ctx, p.entity, p.w, func(key []byte, version uint64) error {
+			if i := p.snap.PosBytes(key); i >= 0 {
+				p.knownVers[i] = version
+				return nil
+			}
+			h := maphash.Bytes(p.verSeed, key)
+			if _, taken := p.newVers[h]; taken {
+				version = 0
+			}
+			p.newVers[h] = version
+			return nil
+		}); err != nil {
+			return fmt.Errorf("read (versions) failed, no deletions inferred: %v", err)
+		}
+	}
+	if err := r.ReadAll(ctx, p.entity, p.w, p.compare, p.skipped); err != nil {
+		return fmt.Errorf("read failed, no deletions inferred: %v", err)
+	}
+	return nil
+}
+
+// skipped counts a row that was read but could not be decoded. A row that exists
+// but cannot be read is never "deleted": its snapshot entry is marked seen.
+func (p *entityPoll) skipped(s mapping.Skip) {
+	p.es.Skipped++
+	if s.Key == "" {
+		p.keylessSkip++
+	} else if en := p.snap.Get(s.Key); en != nil {
+		en.Seen = true
+	} else {
+		p.seenNew[s.Key] = true
+	}
+	p.e.log.Warn("row skipped", "entity", s.Entity, "key", s.Key, "row", s.Row, "problem", s.Problem)
+}
+
+// compare is the differ: it compares one record read with its snapshot entry and
+// queues an upsert (content changed or new), a version-only move (snapshot only) or
+// a backfill. Pending upserts are committed in chunks while the read goes on.
+func (p *entityPoll) compare(it mapping.Item) error {
+	p.es.Read++
+	key := it.Record.RecordKey()
+	data, err := json.Marshal(it.Record)
+	if err != nil {
+		p.skipped(mapping.Skip{Entity: p.entity, Key: key, Problem: "cannot encode record: " + err.Error()})
+		return nil
+	}
+	fp := Fingerprint(data)
+	ver := p.version(key, it.Version)
+	var wat int64
+	if wr, ok := it.Record.(mapping.Windowed); ok {
+		wat = wr.WindowDay().Unix()
+	}
+	en := p.snap.Get(key)
+	if en != nil {
+		if en.Seen {
+			p.duplicate(key)
+			return nil
+		}
+		en.Seen = true
+		if en.FP == fp {
+			if en.Ver != ver || en.At != wat {
+				p.verOnly = append(p.verOnly, pending{key: key, fp: fp, ver: ver, at: wat})
+			}
+			if len(p.backfill) > 0 {
+				p.backfills = append(p.backfills, pending{key: key, fp: fp, data: data})
+			}
+			return nil
+		}
+	} else {
+		if p.seenNew[key] {
+			p.duplicate(key)
+			return nil
+		}
+		p.seenNew[key] = true
+	}
+	p.changes = append(p.changes, pending{key: key, op: connectors.OpUpsert, fp: fp, ver: ver, at: wat, data: data})
+	if len(p.changes)+len(p.verOnly)+len(p.backfills) >= p.e.chunk {
+		return p.flush()
+	}
+	return nil
+}
+
+func (p *entityPoll) duplicate(key string) {
+	p.skipped(mapping.Skip{Entity: p.entity, Key: key, Problem: "duplicate key in one read; the later row was ignored"})
+	p.es.Read--
+}
+
+// version is the version of a record read: the one read with the row when the
+// profile does, else the one learned by this poll's scan (0 when there is none).
+func (p *entityPoll) version(key string, rowVer uint64) uint64 {
+	ver := rowVer
+	if ver == 0 {
+		ver = p.versions[key]
+	}
+	if ver == 0 && p.newVers != nil {
+		if i := p.snap.Pos(key); i >= 0 && i < len(p.knownVers) {
+			ver = p.knownVers[i]
+		} else {
+			ver = p.newVers[maphash.String(p.verSeed, key)]
+		}
+	}
+	return ver
+}
+
+// flush commits the pending upserts so far. Upserts are committed in chunks while
+// the read goes on, so that a first poll of a million records never holds them all
+// in memory. Each chunk is one transaction of its snapshot entries and their events
+// (invariant 2); deletions are decided only after the whole read, in the last
+// transaction.
+func (p *entityPoll) flush() error {
+	e := p.e
+	c := &store.Change{Entity: p.entity, KeepData: e.keepsData(p.entity)}
+	e.addUpserts(c, p.entity, p.at, p.changes, p.verOnly, p.backfills, p.backfill)
+	if err := e.o.Store.Commit(p.ctx, p.snap, c); err != nil {
+		return err
+	}
+	p.es.Upserts += len(p.changes) + len(p.backfills)
+	for _, c := range p.changes {
+		if en := p.snap.Get(c.key); en != nil {
+			en.Seen = true // now in the snapshot, and read in this poll
+		}
+	}
+	p.changes, p.verOnly, p.backfills = p.changes[:0], p.verOnly[:0], p.backfills[:0]
+	clear(p.seenNew)
+	return nil
+}
+
+// vanished sorts the records the snapshot knows that this read did not see: a
+// windowed record that left the window is dropped silently (removes); one that
+// vanished from inside the window is looked up by key first, since it may have moved
+// out of it; what is really gone is a deletion (deletes). Deletions are postponed
+// when some rows could not be keyed.
+func (p *entityPoll) vanished(ctx context.Context) (deletes, removes []string, err error) {
+	snap := p.snap
 	var missing []int
 	for i := range snap.Entries {
 		if !snap.Entries[i].Seen {
 			missing = append(missing, i)
 		}
 	}
-	var removes []string
-	var deletes []string
-	if windowed {
+	if p.windowed {
 		var candidates []string
 		for _, i := range missing {
 			en := snap.Entries[i]
-			if en.At < w.From.Unix() || en.At >= w.To.Unix() {
+			if en.At < p.w.From.Unix() || en.At >= p.w.To.Unix() {
 				removes = append(removes, snap.Keys[i]) // left the window: dropped silently
-				es.LeftWindow++
+				p.es.LeftWindow++
 				continue
 			}
 			candidates = append(candidates, snap.Keys[i])
 		}
-		// A record that vanished from the window may have moved out of it (an
-		// appointment rescheduled far ahead). Ask the MIS by key before deleting.
 		if len(candidates) > 0 {
-			found := map[string]bool{}
-			err := e.o.Reader.ReadKeys(ctx, entity, candidates, func(it mapping.Item) error {
-				key := it.Record.RecordKey()
-				found[key] = true
-				data, err := json.Marshal(it.Record)
-				if err != nil {
-					return nil
-				}
-				en := snap.Get(key)
-				if en != nil && en.FP != Fingerprint(data) {
-					changes = append(changes, pending{key: key, op: connectors.OpUpsert, fp: Fingerprint(data), data: data})
-				}
-				return nil
-			}, func(mapping.Skip) {})
+			found, err := p.lookUp(ctx, candidates)
 			if err != nil {
-				return fail("confirming %d vanished records failed, no deletions inferred: %v", len(candidates), err)
+				return nil, nil, err
 			}
 			for _, k := range candidates {
 				if found[k] {
 					removes = append(removes, k) // moved out of the window
-					es.LeftWindow++
+					p.es.LeftWindow++
 				} else {
 					deletes = append(deletes, k)
 				}
@@ -303,72 +390,103 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 			deletes = append(deletes, snap.Keys[i])
 		}
 	}
-	if keylessSkip > 0 && len(deletes) > 0 {
-		e.log.Warn("deletions postponed: some rows could not be keyed, so a vanished record may only be unreadable",
-			"entity", entity, "unkeyed_rows", keylessSkip, "postponed", len(deletes))
+	if p.keylessSkip > 0 && len(deletes) > 0 {
+		p.e.log.Warn("deletions postponed: some rows could not be keyed, so a vanished record may only be unreadable",
+			"entity", p.entity, "unkeyed_rows", p.keylessSkip, "postponed", len(deletes))
 		deletes = nil
 	}
+	return deletes, removes, nil
+}
 
-	// Mass-disappearance guard and operator-confirmed deletions.
-	confirmed, err := e.o.Store.ConfirmedHeld(ctx, entity)
+// lookUp asks the MIS by key for records that vanished from the window (an
+// appointment rescheduled far ahead) and returns the keys that still exist. A record
+// found whose content changed gets its upsert.
+func (p *entityPoll) lookUp(ctx context.Context, candidates []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	err := p.e.o.Reader.ReadKeys(ctx, p.entity, candidates, func(it mapping.Item) error {
+		key := it.Record.RecordKey()
+		found[key] = true
+		data, err := json.Marshal(it.Record)
+		if err != nil {
+			return nil
+		}
+		en := p.snap.Get(key)
+		if en != nil && en.FP != Fingerprint(data) {
+			p.changes = append(p.changes, pending{key: key, op: connectors.OpUpsert, fp: Fingerprint(data), data: data})
+		}
+		return nil
+	}, func(mapping.Skip) {})
 	if err != nil {
-		return fail("%v", err)
+		return nil, fmt.Errorf("confirming %d vanished records failed, no deletions inferred: %v", len(candidates), err)
 	}
-	change := &store.Change{Entity: entity, KeepData: e.keepsData(entity)}
-	var release []string
+	return found, nil
+}
+
+// guard is the mass-disappearance guard (invariant 1): deletions an operator
+// confirmed go out; the others go out only when they are at most
+// max(MinCount, MaxShare × known) records, else they are all held.
+func (p *entityPoll) guard(ctx context.Context, deletes []string) (deletionPlan, error) {
+	var plan deletionPlan
+	e := p.e
+	confirmed, err := e.o.Store.ConfirmedHeld(ctx, p.entity)
+	if err != nil {
+		return plan, err
+	}
 	for k := range confirmed {
-		release = append(release, k)
+		plan.release = append(plan.release, k)
 	}
-	sort.Strings(release)
-	var toDelete, toHold []string
-	limit := int(math.Max(float64(e.o.Guard.MinCount), math.Floor(e.o.Guard.MaxShare*float64(known))))
+	sort.Strings(plan.release)
+	limit := int(math.Max(float64(e.o.Guard.MinCount), math.Floor(e.o.Guard.MaxShare*float64(p.known))))
 	var unconfirmed []string
 	for _, k := range deletes {
 		if confirmed[k] {
-			toDelete = append(toDelete, k)
+			plan.toDelete = append(plan.toDelete, k)
 		} else {
 			unconfirmed = append(unconfirmed, k)
 		}
 	}
 	if len(unconfirmed) > limit {
-		toHold = unconfirmed
+		plan.toHold = unconfirmed
 		e.log.Error("mass disappearance: deletions held until an operator confirms them (medsync deletions list / confirm)",
-			"entity", entity, "vanished", len(unconfirmed), "known", known, "limit", limit)
+			"entity", p.entity, "vanished", len(unconfirmed), "known", p.known, "limit", limit)
 	} else {
-		toDelete = append(toDelete, unconfirmed...)
+		plan.toDelete = append(plan.toDelete, unconfirmed...)
 	}
-	change.HeldSet = true
-	change.Held = toHold
-	change.Released = release
-	es.Held = len(toHold)
+	p.es.Held = len(plan.toHold)
+	return plan, nil
+}
 
-	e.addUpserts(change, entity, at, changes, verOnly, backfills, backfill)
-	es.Upserts += len(changes) + len(backfills)
-	for _, k := range toDelete {
-		en := snap.Get(k)
+// commit writes the last transaction of the poll: the remaining upserts, the
+// deletions and their events, the records dropped from the window, the held list
+// and the backfill marks.
+func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []string) error {
+	e, entity := p.e, p.entity
+	change := &store.Change{Entity: entity, KeepData: e.keepsData(entity)}
+	change.HeldSet = true
+	change.Held = plan.toHold
+	change.Released = plan.release
+
+	e.addUpserts(change, entity, p.at, p.changes, p.verOnly, p.backfills, p.backfill)
+	p.es.Upserts += len(p.changes) + len(p.backfills)
+	for _, k := range plan.toDelete {
+		en := p.snap.Get(k)
 		change.Removes = append(change.Removes, k)
-		e.enqueue(change, entity, k, connectors.OpDelete, en.FP, at, nil)
-		es.Deletes++
+		e.enqueue(change, entity, k, connectors.OpDelete, en.FP, p.at, nil)
+		p.es.Deletes++
 	}
 	change.Removes = append(change.Removes, removes...)
 	// Held deletions written only when something is or was held, so that an
 	// unchanged poll writes nothing.
-	if len(toHold) == 0 && len(release) == 0 && !e.hadHeld(ctx, entity) {
+	if len(plan.toHold) == 0 && len(plan.release) == 0 && !e.hadHeld(ctx, entity) {
 		change.HeldSet = false
 	}
-	if len(backfill) > 0 {
+	if len(p.backfill) > 0 {
 		change.Meta = map[string]string{}
-		for _, t := range backfill {
-			change.Meta[store.BaseKey(t.Name, entity)] = at.Format(time.RFC3339)
+		for _, t := range p.backfill {
+			change.Meta[store.BaseKey(t.Name, entity)] = p.at.Format(time.RFC3339)
 		}
 	}
-	if err := e.o.Store.Commit(ctx, snap, change); err != nil {
-		return fail("%v", err)
-	}
-	if e.o.Hooks.AfterCommit != nil {
-		e.o.Hooks.AfterCommit(entity)
-	}
-	return es
+	return e.o.Store.Commit(ctx, p.snap, change)
 }
 
 // addUpserts adds changed records (snapshot and events), version-only moves (snapshot
