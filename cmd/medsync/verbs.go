@@ -115,6 +115,9 @@ func (c *cli) once(ctx context.Context) error {
 	for _, t := range a.Targets {
 		d := res.Delivered[t.Name]
 		fmt.Fprintf(c.stdout, "connector %s: delivered %d, retrying %d, dead letters %d\n", t.Name, d.Delivered, d.Retrying, d.DeadLettered)
+		if !d.PausedUntil.IsZero() {
+			fmt.Fprintf(c.stdout, "connector %s: paused until %s (peer asked to retry later)\n", t.Name, d.PausedUntil.In(a.Cfg.Location).Format("2006-01-02 15:04:05"))
+		}
 	}
 	if res.Failed() {
 		var why []string
@@ -127,6 +130,8 @@ func (c *cli) once(ctx context.Context) error {
 		for name, d := range res.Delivered {
 			if d.Retrying > 0 || d.DeadLettered > 0 {
 				why = append(why, fmt.Sprintf("connector %s: %d events to retry, %d dead letters (medsync dlq list)", name, d.Retrying, d.DeadLettered))
+			} else if !d.PausedUntil.IsZero() {
+				why = append(why, fmt.Sprintf("connector %s: paused until %s (peer asked to retry later): its queue waits", name, d.PausedUntil.In(a.Cfg.Location).Format("2006-01-02 15:04:05")))
 			}
 		}
 		return &exitError{code: 1, err: fmt.Errorf("once: not everything succeeded:\n  %s", strings.Join(why, "\n  "))}

@@ -159,7 +159,7 @@ func (r *OnceResult) Failed() bool {
 		return true
 	}
 	for _, d := range r.Delivered {
-		if d.Retrying > 0 || d.DeadLettered > 0 {
+		if d.Retrying > 0 || d.DeadLettered > 0 || !d.PausedUntil.IsZero() {
 			return true
 		}
 	}

@@ -28,10 +28,16 @@ func backoffDelay(b Backoff, attempt int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-// DeliverResult counts what one delivery round did.
+// DeliverResult counts what one delivery round did. PausedUntil is set when the
+// connector's queue is paused because its peer asked to be called later.
 type DeliverResult struct {
 	Delivered, Retrying, DeadLettered int
+	PausedUntil                       time.Time
 }
+
+// maxPause caps how long one Retry-After can pause a connector's queue (unless the
+// configured backoff maximum is longer): a peer's typo must not stop delivery for days.
+const maxPause = time.Hour
 
 // compactAfter is how many events must have left the outbox in one delivery round
 // before the state store hands the freed pages back to the disk (after a first sync of
@@ -49,6 +55,14 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 		}
 	}()
 	for ctx.Err() == nil {
+		if p, err := e.o.Store.GetPause(ctx, t.Name); err != nil {
+			return res, err
+		} else if p.Until.After(e.o.Now()) {
+			// The peer asked to be left alone until then: nothing of this
+			// connector's queue goes out, whatever its events' own due times.
+			res.PausedUntil = p.Until
+			return res, nil
+		}
 		batch, err := e.o.Store.Due(ctx, t.Name, e.o.Now(), t.BatchSize)
 		if err != nil {
 			return res, err
@@ -68,6 +82,7 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 			}
 		}
 		outs := make([]store.Outcome, 0, len(batch))
+		var pause store.Pause
 		for i, ev := range batch {
 			err := errs[i]
 			switch {
@@ -88,8 +103,11 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 					continue // stopping: the event stays queued as it was
 				}
 				delay := backoffDelay(e.o.Backoff, ev.Attempt)
-				if ra := connectors.RetryAfter(err); ra > delay {
-					delay = ra
+				if ra := e.capPause(connectors.RetryAfter(err)); ra > 0 {
+					delay = max(delay, ra)
+					if until := e.o.Now().Add(ra); until.After(pause.Until) {
+						pause = store.Pause{Until: until, Reason: err.Error()}
+					}
 				}
 				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeRetry, Next: e.o.Now().Add(delay), Reason: err.Error()})
 				res.Retrying++
@@ -103,11 +121,28 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 		if err := e.o.Store.Record(context.WithoutCancel(ctx), t.Name, outs); err != nil {
 			return res, err
 		}
+		if !pause.Until.IsZero() {
+			if err := e.o.Store.SetPause(context.WithoutCancel(ctx), t.Name, pause); err != nil {
+				return res, err
+			}
+			e.log.Warn("connector paused: the peer asked to retry later (Retry-After); its whole queue waits",
+				"connector", t.Name, "until", pause.Until.Format(time.RFC3339), "error", pause.Reason)
+			res.PausedUntil = pause.Until
+			return res, nil
+		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return res, ctx.Err()
+}
+
+// capPause bounds a peer's Retry-After to max(maxPause, the backoff maximum).
+func (e *Engine) capPause(ra time.Duration) time.Duration {
+	if limit := max(maxPause, e.o.Backoff.Max); ra > limit {
+		return limit
+	}
+	return ra
 }
 
 // safeDeliver calls the connector, turning a panic into transient errors so that a
@@ -149,6 +184,9 @@ func (e *Engine) dispatchLoop(ctx context.Context, t *Target) {
 			if d := time.Until(next); d < wait {
 				wait = d
 			}
+		}
+		if p, err := e.o.Store.GetPause(ctx, t.Name); err == nil && p.Until.After(e.o.Now()) {
+			wait = p.Until.Sub(e.o.Now()) // a poll's wake-up finds the queue still paused
 		}
 		if wait < 100*time.Millisecond {
 			wait = 100 * time.Millisecond

@@ -49,6 +49,8 @@ type Connector struct {
 	Retrying    int    `json:"retrying"`
 	DeadLetters int    `json:"dead_letters"`
 	LastError   string `json:"last_error,omitempty"`
+	// PausedUntil is set while the peer's Retry-After holds the whole queue back.
+	PausedUntil time.Time `json:"paused_until,omitzero"`
 }
 
 // Held counts an entity's deletions held by the mass-disappearance guard.
@@ -177,6 +179,13 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 			if e := src.LastError(q.Connector); e != "" {
 				c.LastError = e
 			}
+		}
+		p, err := src.Store.GetPause(ctx, q.Connector)
+		if err != nil {
+			return nil, fmt.Errorf("state store %s: read delivery pauses: %w", src.Store.Path(), err)
+		}
+		if p.Until.After(now) {
+			c.PausedUntil = p.Until.In(cfg.Location)
 		}
 		f.Connectors = append(f.Connectors, c)
 	}

@@ -154,7 +154,7 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 <h2>Коннекторы</h2>
 {{if .Connectors}}<table id="connectors">
 <tr><th>Коннектор</th><th>Тип</th><th>В очереди</th><th>Из них повторы</th><th>Недоставленные</th><th>Последняя ошибка</th></tr>
-{{range .Connectors}}<tr><td>{{.Name}}</td><td>{{.Type}}</td><td class="n">{{.Queued}}</td><td class="n">{{.Retrying}}</td><td class="n">{{.DeadLetters}}</td><td class="err">{{.LastError}}</td></tr>
+{{range .Connectors}}<tr><td>{{.Name}}</td><td>{{.Type}}</td><td class="n">{{.Queued}}</td><td class="n">{{.Retrying}}</td><td class="n">{{.DeadLetters}}</td><td class="err">{{if not .PausedUntil.IsZero}}<span class="pause">Передача приостановлена до {{when .PausedUntil}}: сервер попросил повторить позже (Retry-After).</span> {{end}}{{.LastError}}</td></tr>
 {{end}}</table>
 <p class="muted">Недоставленные события: <code>medsync dlq list</code>, отправить повторно: <code>medsync dlq replay</code>.</p>
 {{else}}<p>Ни один коннектор не включён: МИС читается, но данные никуда не передаются.</p>{{end}}

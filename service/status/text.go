@@ -54,7 +54,11 @@ func WriteText(w io.Writer, f *Facts) error {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CONNECTOR\tTYPE\tQUEUED\tRETRYING\tDEAD LETTERS\tLAST ERROR")
 		for _, c := range f.Connectors {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", c.Name, c.Type, c.Queued, c.Retrying, c.DeadLetters, c.LastError)
+			last := c.LastError
+			if !c.PausedUntil.IsZero() {
+				last = "paused until " + when(c.PausedUntil) + " (peer asked to retry later); " + last
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", c.Name, c.Type, c.Queued, c.Retrying, c.DeadLetters, last)
 		}
 		tw.Flush()
 	}
