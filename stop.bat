@@ -3,24 +3,40 @@ chcp 65001 >nul
 setlocal
 rem Stops the medsync Windows service.
 rem Works from any current folder: medsync.exe and config.ini are next to this script.
+rem The window stays open at the end when the script was started by a double-click or
+rem "Run as administrator"; from an open console, or with /quiet, it does not wait.
+rem The exit code is kept: 0 on success, 1 on failure.
+set "RC=0"
+set "PAUSE_AT_END="
+echo %cmdcmdline% | findstr /i /c:"%~nx0" >nul && set "PAUSE_AT_END=1"
+if /i "%~1"=="/quiet" set "PAUSE_AT_END="
 net session >nul 2>&1
 if errorlevel 1 (
   echo Нужны права администратора. Щёлкните файл stop.bat правой кнопкой мыши и выберите «Запуск от имени администратора».
-  exit /b 1
+  set "RC=1"
+  goto :end
 )
 set "DIR=%~dp0"
 if not exist "%DIR%medsync.exe" (
   echo Не найден файл "%DIR%medsync.exe". Положите stop.bat в папку с medsync.exe.
-  exit /b 1
+  set "RC=1"
+  goto :end
 )
 if not exist "%DIR%config.ini" (
   echo Не найден файл "%DIR%config.ini". Скопируйте образец config.ini в папку с medsync.exe и заполните его.
-  exit /b 1
+  set "RC=1"
+  goto :end
 )
 "%DIR%medsync.exe" -c "%DIR%config.ini" stop
 if errorlevel 1 (
   echo Не удалось остановить службу. Подробности выше.
-  exit /b 1
+  set "RC=1"
+  goto :end
 )
 echo Служба остановлена.
-exit /b 0
+:end
+if defined PAUSE_AT_END (
+  echo.
+  pause
+)
+exit /b %RC%

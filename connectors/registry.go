@@ -19,7 +19,22 @@ type Option struct {
 	// Pattern marks Name as a path.Match glob for a family of keys, such as
 	// "org.*.inbox" (one key per organization). Required and Default do not apply.
 	Pattern bool
+	// Writes marks an option whose value is a path the connector writes to: WriteDir
+	// for a folder, WriteFile for a file (its folder is opened). The Linux service
+	// unit runs with a read-only file system except for these paths, the state and
+	// the log folders.
+	Writes WriteKind
 }
+
+// WriteKind says what a path option names; see Option.Writes.
+type WriteKind int
+
+// Kinds of Option.Writes.
+const (
+	WriteNone WriteKind = iota
+	WriteDir
+	WriteFile
+)
 
 // Spec is a connector's registry entry.
 type Spec struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"medsync/service/check"
@@ -34,13 +35,17 @@ func (c *cli) control(action string) error {
 	if err != nil {
 		return err
 	}
-	if err := daemon.Control(cfg, action); err != nil {
+	notes, err := daemon.Control(cfg, action)
+	for _, n := range notes {
+		fmt.Fprintln(c.stdout, n)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "service %q %s\n", cfg.Service.Name, actionDone[action])
 	if action == "install" {
 		exe, _ := daemon.Executable()
-		fmt.Fprintf(c.stdout, "  runs: %s -c %s run\n  starts automatically, restarts on failure; logs in %s\n", exe, cfg.File, cfg.Service.LogDir)
+		fmt.Fprintf(c.stdout, "  runs: %s -c %s run\n  %s\n", exe, cfg.File, daemon.InstallSummary(cfg, runtime.GOOS))
 	}
 	if action == "start" || action == "restart" {
 		// Give the service a moment to fail on a broken set-up before reporting.

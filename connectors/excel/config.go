@@ -90,7 +90,7 @@ const (
 
 var options = []connectors.Option{
 	{Name: "organizations", Help: "comma-separated organization codes; each needs org.<code>.inbox and org.<code>.mis_id"},
-	{Name: "org.*.inbox", Pattern: true, Help: "inbox folder for the organization's staff lists (.xlsx); done/ and failed/ are created beside the files"},
+	{Name: "org.*.inbox", Pattern: true, Help: "inbox folder for the organization's staff lists (.xlsx); done/ and failed/ are created beside the files", Writes: connectors.WriteDir},
 	{Name: "org.*.mis_id", Pattern: true, Help: "the organization's id in the MIS (the profile's write.staff_* statements receive it as :org)"},
 	{Name: "org.*.name", Pattern: true, Help: "display name for logs and result workbooks"},
 	{Name: "org.*.sheet", Pattern: true, Help: "sheet name; default: the first sheet"},
@@ -104,7 +104,7 @@ var options = []connectors.Option{
 	{Name: "patronymic_table", Help: "endings of patronymics and the sex they mean, e.g. \"ович=M, евич=M, ич=M, оглы=M, овна=F, евна=F, ична=F, кызы=F\"; default: the built-in table"},
 	{Name: "factors_file", Help: "text file with the harmful-factor codes accepted (one code per line, text after the code is a comment); default: the built-in list (приказ Минздрава № 29н)"},
 	{Name: "timezone", Help: "IANA zone for 'today' and 'tomorrow' (contract end, exports); default: the server's zone"},
-	{Name: "export.dir", Help: "output folder for scheduled exports; required when an export schedule is set"},
+	{Name: "export.dir", Help: "output folder for scheduled exports; required when an export schedule is set", Writes: connectors.WriteDir},
 	{Name: "export.call_list.schedule", Help: "cron expression (5 fields, e.g. \"0 18 * * *\") for tomorrow's call list per branch; empty: off"},
 	{Name: "export.doctors_week.schedule", Help: "cron expression for the doctors' schedule of the coming week; empty: off"},
 	{Name: "export.keep_days", Default: "30", Help: "exported workbooks older than this many days are deleted from export.dir (0: keep all)"},

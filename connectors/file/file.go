@@ -31,7 +31,7 @@ func init() {
 		Description: "appends every event as one JSON line to a file",
 		Entities:    mapping.Entities,
 		Options: []connectors.Option{
-			{Name: "path", Default: "out/events.jsonl", Help: "file to append to; relative to the folder of config.ini"},
+			{Name: "path", Default: "out/events.jsonl", Help: "file to append to; relative to the folder of config.ini", Writes: connectors.WriteFile},
 			{Name: "fsync", Default: "true", Help: "flush each batch to disk before acknowledging it"},
 		},
 		New: New,

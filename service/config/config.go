@@ -61,6 +61,13 @@ type Service struct {
 	LogMaxSizeMB int
 	LogMaxFiles  int
 	StatusListen string // host:port
+	// User is the Linux account the systemd unit runs as ("medsync" by default,
+	// created by `medsync install`; "root" runs it unconfined by an account).
+	// Windows services run as LocalSystem or the account set in services.msc.
+	User string
+	// ReadWritePaths are extra folders the Linux service may write to besides the
+	// state and log folders and the folders connectors declare (absolute).
+	ReadWritePaths []string
 }
 
 // MIS drivers.
@@ -216,8 +223,10 @@ type zoned struct {
 
 func (z zoned) Next(t time.Time) time.Time { return z.s.Next(t.In(z.loc)) }
 
+var validUser = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+
 var (
-	serviceKeys  = []string{"name", "display_name", "interval", "schedule", "state_dir", "timezone", "log_dir", "log_level", "log_max_size_mb", "log_max_files", "status_listen"}
+	serviceKeys  = []string{"name", "display_name", "interval", "schedule", "state_dir", "timezone", "log_dir", "log_level", "log_max_size_mb", "log_max_files", "status_listen", "user", "read_write_paths"}
 	misKeys      = []string{"driver", "dsn", "profile", "days_back", "days_ahead", "query_timeout", "charset", "full_read_every"}
 	guardKeys    = []string{"max_delete_share", "min_delete_count"}
 	dispatchKeys = []string{"backoff_initial", "backoff_max", "max_attempts"}
@@ -522,6 +531,18 @@ func (cfg *Config) loadService(l *loader, sec *ini.Section) {
 	}
 	sv.LogMaxSizeMB = s.intRange("log_max_size_mb", 10, 1, 10240)
 	sv.LogMaxFiles = s.intRange("log_max_files", 10, 1, 1000)
+	sv.User = s.str("user", "medsync")
+	if !validUser.MatchString(sv.User) {
+		l.errf("service", "user", "%q is not a Linux account name; use lower-case letters, digits, '-' and '_' (default medsync)", sv.User)
+	}
+	for _, p := range strings.Split(s.str("read_write_paths", ""), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(cfg.Dir, filepath.FromSlash(p))
+			}
+			sv.ReadWritePaths = append(sv.ReadWritePaths, filepath.Clean(p))
+		}
+	}
 	sv.StatusListen = s.str("status_listen", "127.0.0.1:8470")
 	if _, port, err := net.SplitHostPort(sv.StatusListen); err != nil {
 		l.errf("service", "status_listen", "%q is not host:port; write e.g. 127.0.0.1:8470 (or :8470 to listen on every address)", sv.StatusListen)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +41,7 @@ func ServiceConfig(cfg *config.Config, exe, goos string) *service.Config {
 		DisplayName:      cfg.Service.DisplayName,
 		Description:      "medsync: keeps the clinic's MIS in step with ONDOC, ЕПГУ-linked portals and Excel. Config: " + cfg.File,
 		Executable:       exe,
-		Arguments:        []string{"-c", cfg.File, "run"},
+		Arguments:        serviceArgs(cfg),
 		WorkingDirectory: cfg.Dir,
 		Option: service.KeyValue{
 			// Windows: automatic start, recovery action "restart the service" 10 s
@@ -55,6 +56,10 @@ func ServiceConfig(cfg *config.Config, exe, goos string) *service.Config {
 	}
 	if goos == "linux" {
 		sc.Dependencies = []string{"After=network-online.target", "Wants=network-online.target"}
+		sc.Option["SystemdScript"] = SystemdUnit(cfg, exe)
+		if cfg.Service.User != RootUser {
+			sc.UserName = cfg.Service.User
+		}
 	}
 	return sc
 }
@@ -92,24 +97,47 @@ func New(cfg *config.Config, p *Program) (service.Service, error) {
 var Actions = []string{"install", "uninstall", "start", "stop", "restart"}
 
 // Control installs, uninstalls, starts, stops or restarts the service named in cfg.
-func Control(cfg *config.Config, action string) error {
+// It returns notes for the operator (what install set up, what still needs a hand).
+func Control(cfg *config.Config, action string) (notes []string, err error) {
 	s, err := New(cfg, nil)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := supported(s); err != nil {
+		if action == "uninstall" {
+			// An older medsync wrote a SysV script here: remove what it left.
+			if removed := removeLegacyInit(cfg.Service.Name); len(removed) > 0 {
+				return append([]string{"removed the init script an older medsync installed:"}, removed...), nil
+			}
+		}
+		return nil, err
 	}
 	if action == "install" {
-		// The folders must exist before the service account first writes to them.
-		for _, d := range []string{cfg.Service.StateDir, cfg.Service.LogDir} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("install: cannot create %s: %w", d, err)
-			}
+		if notes, err = prepareInstall(cfg); err != nil {
+			return notes, fmt.Errorf("install: %w", err)
 		}
 	}
 	if err := service.Control(s, action); err != nil {
-		return fmt.Errorf("%s service %q (%s): %w; run as administrator (Windows) or root (Linux)%s",
+		return notes, fmt.Errorf("%s service %q (%s): %w; run as administrator (Windows) or root (Linux)%s",
 			action, cfg.Service.Name, s.Platform(), err, stateHint(action))
 	}
-	return nil
+	return notes, nil
+}
+
+// ErrNoServiceManager is returned on a Linux whose init is not systemd.
+var ErrNoServiceManager = errors.New("no supported service manager")
+
+// supported refuses service control where medsync cannot install honestly: on Linux
+// only systemd gives the restart-on-failure, the account and the sandbox the unit
+// promises (kardianos/service would fall back to a SysV script without them).
+func supported(s service.Service) error {
+	if runtime.GOOS != "linux" || s.Platform() == "linux-systemd" {
+		return nil
+	}
+	init1, _ := os.ReadFile("/proc/1/comm")
+	return fmt.Errorf("%w: this Linux does not run systemd (process 1 is %q), and medsync installs only as a systemd unit; "+
+		"run it in the foreground under the supervisor this system uses (runit, supervisord, s6, a container's restart policy): "+
+		"medsync -c <config.ini> run — see service/README.md, \"Linux without systemd\"", ErrNoServiceManager, strings.TrimSpace(string(init1)))
 }
 
 func stateHint(action string) string {
@@ -129,12 +157,15 @@ func State(cfg *config.Config) (string, error) {
 	if err != nil {
 		return "unknown", err
 	}
+	if supported(s) != nil {
+		return "not available (no systemd here; medsync runs only in the foreground: medsync run)", nil
+	}
 	st, err := s.Status()
 	switch {
 	case errors.Is(err, service.ErrNotInstalled):
 		return "not installed", nil
 	case err != nil:
-		return "unknown", err
+		return "unknown", fmt.Errorf("the service manager (%s) gave no state: %w; run this as administrator (Windows) or root (Linux)", s.Platform(), err)
 	case st == service.StatusRunning:
 		return "running", nil
 	case st == service.StatusStopped:
