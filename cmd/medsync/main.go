@@ -20,6 +20,7 @@ import (
 	// Connectors register themselves in init().
 	_ "medsync/connectors/excel"
 	_ "medsync/connectors/file"
+	_ "medsync/connectors/nats"
 	_ "medsync/connectors/ondoc"
 )
 

@@ -76,6 +76,11 @@ type Line struct {
 	Data           json.RawMessage `json:"data,omitempty"`
 }
 
+// Encode appends ev to buf as one line (LF-terminated), or returns a permanent error
+// naming the record. Other connectors that carry the same canonical records (nats)
+// use it, so every consumer reads one format.
+func Encode(buf *bytes.Buffer, ev connectors.Event) error { return encode(buf, ev) }
+
 // encode renders ev as one line, or returns a permanent error naming the record.
 func encode(buf *bytes.Buffer, ev connectors.Event) error {
 	ln := Line{
