@@ -209,11 +209,16 @@ func (w *web) login(rw http.ResponseWriter, r *http.Request) {
 	user := strings.ToLower(strings.TrimSpace(r.PostFormValue("user")))
 	pass := r.PostFormValue("password")
 	ip := clientIP(r)
-	keys := []string{"ip:" + ip}
-	if user != "" {
-		keys = append(keys, "user:"+user)
+	keys := w.throttleKeys(user, ip)
+	// The attempt is counted before the password is looked at, in one transaction:
+	// parallel guesses cannot all slip through while the first ones are checked.
+	wait, err := w.reserve(ctx, keys)
+	if err != nil {
+		w.s.log.Error("registrar sign-in refused: state file", "error", err)
+		w.loginPage(rw, r, http.StatusInternalServerError, "Ошибка файла состояния medsync; подробности в журнале.")
+		return
 	}
-	if wait := w.lockedFor(ctx, keys); wait > 0 {
+	if wait > 0 {
 		w.s.log.Warn("registrar sign-in refused: locked out", "user", user, "client", ip, "wait", wait.Round(time.Second).String())
 		w.loginPage(rw, r, http.StatusTooManyRequests, fmt.Sprintf("Слишком много неудачных попыток входа. Повторите через %s.", minutesRU(wait)))
 		return
@@ -223,16 +228,13 @@ func (w *web) login(rw http.ResponseWriter, r *http.Request) {
 		hash = string(dummyHash)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pass)) != nil || !known {
-		for _, k := range keys {
-			w.fail(ctx, k)
-		}
 		w.s.log.Warn("registrar sign-in failed", "user", user, "client", ip)
 		_ = w.s.st.addAudit(ctx, AuditEntry{At: w.s.now(), Actor: user, Action: "login_failed", Detail: ip})
 		w.loginPage(rw, r, http.StatusUnauthorized, "Неверное имя пользователя или пароль.")
 		return
 	}
 	for _, k := range keys {
-		_, _ = w.s.st.db.ExecContext(ctx, `DELETE FROM throttle WHERE key = ?`, k)
+		_, _ = w.s.st.db.ExecContext(ctx, `DELETE FROM throttle WHERE key = ?`, k.key)
 	}
 	tok, err := w.s.NewSession(ctx, user)
 	if err != nil {
@@ -248,51 +250,84 @@ func (w *web) login(rw http.ResponseWriter, r *http.Request) {
 	http.Redirect(rw, r, Prefix, http.StatusSeeOther)
 }
 
-// lockedFor returns how long the longest lock-out among keys still lasts.
-func (w *web) lockedFor(ctx context.Context, keys []string) time.Duration {
-	var wait time.Duration
-	now := w.s.now()
-	for _, k := range keys {
-		var until int64
-		err := w.s.st.db.QueryRowContext(ctx, `SELECT locked_until FROM throttle WHERE key = ?`, k).Scan(&until)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			w.s.log.Error("link codes: state file: throttle", "error", err)
-			continue
-		}
-		if d := time.Unix(until, 0).Sub(now); d > wait {
-			wait = d
-		}
-	}
-	return wait
+// throttleKey is one counter of failed sign-ins: after limit failures the key is
+// locked, for LockoutInitial doubled with each lock-out (at most LockoutMax), or —
+// when fixed — for LockoutInitial every time.
+type throttleKey struct {
+	key   string
+	limit int
+	fixed bool
 }
 
-// fail counts a failed sign-in; every LoginMaxFailures failures lock the key out, for
-// LockoutInitial doubled with each lock-out, at most LockoutMax.
-func (w *web) fail(ctx context.Context, key string) {
+// throttleKeys are the counters one sign-in attempt is charged to:
+//   - the (user name, client address) pair: LoginMaxFailures, then a doubling lock —
+//     a guesser at one address is stopped, the registrar at another is not;
+//   - the client address: 3 × LoginMaxFailures (one address guessing many names; an
+//     office behind one NAT shares it, hence the higher limit);
+//   - the user name from anywhere: 10 × LoginMaxFailures, then LockoutInitial
+//     each time, never longer — guessing from many addresses is slowed down, but a
+//     stranger cannot lock the registrar out for long.
+func (w *web) throttleKeys(user, ip string) []throttleKey {
+	n := w.s.o.Registrar.LoginMaxFailures
+	keys := []throttleKey{{key: "ip:" + ip, limit: 3 * n}}
+	if user != "" {
+		keys = append(keys, throttleKey{key: "pair:" + user + "\x00" + ip, limit: n}, throttleKey{key: "user:" + user, limit: 10 * n, fixed: true})
+	}
+	return keys
+}
+
+// reserve charges one attempt to every key, atomically, before the password is
+// checked. It returns how long the longest lock-out among keys still lasts (the
+// attempt is then not counted and must be refused). The attempt that reaches a key's
+// limit sets its lock-out and is still checked: a right password lifts it.
+func (w *web) reserve(ctx context.Context, keys []throttleKey) (time.Duration, error) {
 	cfg := w.s.o.Registrar
-	var failures, locks int
-	err := w.s.st.db.QueryRowContext(ctx, `SELECT failures, locks FROM throttle WHERE key = ?`, key).Scan(&failures, &locks)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		w.s.log.Error("link codes: state file: throttle", "error", err)
-		return
-	}
-	failures++
-	var until int64
-	if failures >= cfg.LoginMaxFailures {
-		d := time.Duration(float64(cfg.LockoutInitial) * math.Pow(2, float64(locks)))
-		if d > cfg.LockoutMax || d <= 0 {
-			d = cfg.LockoutMax
-		}
-		until = w.s.now().Add(d).Unix()
-		locks++
-		failures = 0
-	}
-	_, err = w.s.st.db.ExecContext(ctx, `INSERT INTO throttle (key, failures, locks, locked_until) VALUES (?, ?, ?, ?)
-		ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locks = excluded.locks,
-		locked_until = CASE WHEN excluded.locked_until > 0 THEN excluded.locked_until ELSE throttle.locked_until END`, key, failures, locks, until)
+	now := w.s.now()
+	tx, err := w.s.st.db.BeginTx(ctx, nil)
 	if err != nil {
-		w.s.log.Error("link codes: state file: throttle", "error", err)
+		return 0, fmt.Errorf("link codes: state file: throttle: %w", err)
 	}
+	defer tx.Rollback()
+	type counter struct {
+		failures, locks int
+		until           int64
+	}
+	cs := make([]counter, len(keys))
+	var wait time.Duration
+	for i, k := range keys {
+		err := tx.QueryRowContext(ctx, `SELECT failures, locks, locked_until FROM throttle WHERE key = ?`, k.key).Scan(&cs[i].failures, &cs[i].locks, &cs[i].until)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("link codes: state file: throttle: %w", err)
+		}
+		wait = max(wait, time.Unix(cs[i].until, 0).Sub(now))
+	}
+	if wait > 0 {
+		return wait, nil
+	}
+	for i, k := range keys {
+		c := &cs[i]
+		c.failures++
+		if c.failures >= k.limit {
+			d := cfg.LockoutInitial
+			if !k.fixed {
+				d = time.Duration(float64(cfg.LockoutInitial) * math.Pow(2, float64(c.locks)))
+			}
+			if d > cfg.LockoutMax || d <= 0 {
+				d = cfg.LockoutMax
+			}
+			c.until, c.failures = now.Add(d).Unix(), 0
+			c.locks++
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO throttle (key, failures, locks, locked_until) VALUES (?, ?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locks = excluded.locks, locked_until = excluded.locked_until`,
+			k.key, c.failures, c.locks, c.until); err != nil {
+			return 0, fmt.Errorf("link codes: state file: throttle: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("link codes: state file: throttle: %w", err)
+	}
+	return 0, nil
 }
 
 func minutesRU(d time.Duration) string {
