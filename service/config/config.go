@@ -61,6 +61,9 @@ type Service struct {
 	LogMaxSizeMB int
 	LogMaxFiles  int
 	StatusListen string // host:port
+	// StatusHosts are extra host names the status page answers to (besides IP
+	// addresses, localhost and this computer's name), e.g. medsync.clinic.local.
+	StatusHosts []string
 	// User is the Linux account the systemd unit runs as ("medsync" by default,
 	// created by `medsync install`; "root" runs it unconfined by an account).
 	// Windows services run as LocalSystem or the account set in services.msc.
@@ -226,7 +229,7 @@ func (z zoned) Next(t time.Time) time.Time { return z.s.Next(t.In(z.loc)) }
 var validUser = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 var (
-	serviceKeys  = []string{"name", "display_name", "interval", "schedule", "state_dir", "timezone", "log_dir", "log_level", "log_max_size_mb", "log_max_files", "status_listen", "user", "read_write_paths"}
+	serviceKeys  = []string{"name", "display_name", "interval", "schedule", "state_dir", "timezone", "log_dir", "log_level", "log_max_size_mb", "log_max_files", "status_listen", "status_hosts", "user", "read_write_paths"}
 	misKeys      = []string{"driver", "dsn", "profile", "days_back", "days_ahead", "query_timeout", "charset", "full_read_every"}
 	guardKeys    = []string{"max_delete_share", "min_delete_count"}
 	dispatchKeys = []string{"backoff_initial", "backoff_max", "max_attempts"}
@@ -541,6 +544,11 @@ func (cfg *Config) loadService(l *loader, sec *ini.Section) {
 				p = filepath.Join(cfg.Dir, filepath.FromSlash(p))
 			}
 			sv.ReadWritePaths = append(sv.ReadWritePaths, filepath.Clean(p))
+		}
+	}
+	for _, h := range strings.Split(s.str("status_hosts", ""), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			sv.StatusHosts = append(sv.StatusHosts, h)
 		}
 	}
 	sv.StatusListen = s.str("status_listen", "127.0.0.1:8470")

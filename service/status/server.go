@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -90,7 +92,61 @@ func (s *Server) Handler() http.Handler {
 	for prefix, h := range s.src.Mounts {
 		mux.Handle(prefix, h)
 	}
-	return mux
+	return guard(mux, allowedHosts(s.src.Cfg))
+}
+
+// guard adds the headers every page needs (no framing, no MIME sniffing, a strict
+// content policy a mounted page may tighten or replace) and refuses requests whose
+// Host is a name this server was not given: a page on another site that points its
+// own DNS name at this address (DNS rebinding) cannot read /status.json. IP
+// addresses, localhost and this computer's names are always allowed.
+func guard(next http.Handler, hosts map[string]bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+		if !hostAllowed(r.Host, hosts) {
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			fmt.Fprintf(w, "Имя %q не относится к этому серверу medsync. Откройте страницу по IP-адресу или по имени компьютера, "+
+				"или добавьте это имя в [service] status_hosts файла config.ini.\n"+
+				"The host name %q is not one of this medsync server's names; add it to [service] status_hosts.\n", r.Host, r.Host)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowedHosts are the names (lower case, no port) the Host header may carry besides
+// IP addresses: localhost, this computer's name and [service] status_hosts.
+func allowedHosts(cfg *config.Config) map[string]bool {
+	m := map[string]bool{"localhost": true}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		m[strings.ToLower(name)] = true
+		if i := strings.IndexByte(name, '.'); i > 0 {
+			m[strings.ToLower(name[:i])] = true
+		}
+	}
+	if cfg != nil {
+		for _, h := range cfg.Service.StatusHosts {
+			m[strings.ToLower(h)] = true
+		}
+	}
+	return m
+}
+
+func hostAllowed(host string, names map[string]bool) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "" || net.ParseIP(host) != nil {
+		return true
+	}
+	host = strings.ToLower(host)
+	return names[host] || strings.HasSuffix(host, ".localhost")
 }
 
 // Serve serves on ln until Shutdown.
