@@ -6,13 +6,33 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	_ "modernc.org/sqlite"             // driver "sqlite"
 
 	"medsync/mapping/convert"
+	"medsync/mapping/demo"
 )
+
+// seedMain is `bench seed DRIVER DSN APPOINTMENTS`: the demo MIS of that size, with a
+// doctor per 2000 appointments and a patient per 10, over two years of shifts.
+func seedMain(driver, dsn, appts string) error {
+	n, err := strconv.Atoi(appts)
+	if err != nil {
+		return err
+	}
+	sz := demo.DefaultSizes()
+	sz.Appointments, sz.Doctors, sz.Patients, sz.Days = n, max(40, n/2000), max(5000, n/10), 730
+	sz.BadRows, sz.Replace = false, true
+	st, err := demo.Init(context.Background(), driver, dsn, sz)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seeded: %d patients, %d shifts, %d appointments in %.1fs\n", st.Patients, st.Shifts, st.Appointments, st.Elapsed.Seconds())
+	return nil
+}
 
 // The raw floors, run as child processes of the bench (so that each has its own peak
 // RSS): the same window as medsync's poll, the same table, nothing but scanning.
