@@ -69,7 +69,8 @@ const (
 
 // Record applies the outcomes of one delivery batch in one transaction. Every
 // statement is keyed by (seq, idempotency key): when a newer event replaced one while
-// it was in flight, the newer one stays queued untouched.
+// it was in flight, the newer one stays queued untouched. Acknowledged events — nearly
+// all of them — leave the outbox in one statement per batch.
 func (s *Store) Record(ctx context.Context, connector string, outs []Outcome) error {
 	if len(outs) == 0 {
 		return nil
@@ -79,36 +80,59 @@ func (s *Store) Record(ctx context.Context, connector string, outs []Outcome) er
 		return err
 	}
 	defer tx.Rollback()
-	ack, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE seq = ? AND idem = ?`)
-	if err != nil {
-		return err
-	}
-	retry, err := tx.PrepareContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ? AND idem = ?`)
-	if err != nil {
-		return err
-	}
-	dead, err := tx.PrepareContext(ctx, `INSERT INTO dead_letters(connector, entity, key, op, idem, fp, at, data, attempts, reason, failed_at)
-SELECT connector, entity, key, op, idem, fp, at, data, attempts + 1, ?, ? FROM outbox WHERE seq = ? AND idem = ?`)
-	if err != nil {
-		return err
-	}
+	var acked []Outcome
+	var retry, dead *sql.Stmt
 	now := rfc3339(time.Now())
 	for _, o := range outs {
 		switch o.Result {
 		case OutcomeAcked:
-			_, err = ack.ExecContext(ctx, o.Seq, o.Idem)
+			acked = append(acked, o)
 		case OutcomeRetry:
+			if retry == nil {
+				if retry, err = tx.PrepareContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ? AND idem = ?`); err != nil {
+					return err
+				}
+			}
 			_, err = retry.ExecContext(ctx, o.Next.Unix(), o.Reason, o.Seq, o.Idem)
 		case OutcomeDead:
+			if dead == nil {
+				if dead, err = tx.PrepareContext(ctx, `INSERT INTO dead_letters(connector, entity, key, op, idem, fp, at, data, attempts, reason, failed_at)
+SELECT connector, entity, key, op, idem, fp, at, data, attempts + 1, ?, ? FROM outbox WHERE seq = ? AND idem = ?`); err != nil {
+					return err
+				}
+			}
 			if _, err = dead.ExecContext(ctx, o.Reason, now, o.Seq, o.Idem); err == nil {
-				_, err = ack.ExecContext(ctx, o.Seq, o.Idem)
+				acked = append(acked, o) // leaves the outbox with the acknowledged
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("state store: record delivery of %s seq %d: %w", connector, o.Seq, err)
 		}
 	}
+	if err := deleteDelivered(ctx, tx, acked); err != nil {
+		return fmt.Errorf("state store: record delivery of %s: %w", connector, err)
+	}
 	return tx.Commit()
+}
+
+// deleteDelivered removes the given events from the outbox, each only while it still
+// has the delivered idempotency key, in one statement: the (seq, idem) pairs go in as
+// one JSON array.
+func deleteDelivered(ctx context.Context, tx *sql.Tx, outs []Outcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	pairs := make([][2]any, len(outs))
+	for i, o := range outs {
+		pairs[i] = [2]any{o.Seq, o.Idem}
+	}
+	b, err := json.Marshal(pairs)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (
+  SELECT o.seq FROM json_each(?) j JOIN outbox o ON o.seq = j.value ->> 0 AND o.idem = j.value ->> 1)`, string(b))
+	return err
 }
 
 // QueueStats is a connector's queue at a glance.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"testing"
 	"time"
@@ -113,18 +112,21 @@ func TestSnapshotPagesRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSnapshotHashCollision forces two keys onto one index hash: both stay reachable,
+// TestSnapshotHashCollision puts two keys with one index hash: both stay reachable,
 // and removing either leaves the other.
 func TestSnapshotHashCollision(t *testing.T) {
 	s := newSnapshot("doctor", 2)
-	s.add("a", Entry{FP: 1})
-	s.index[maphash.String(seed, "b")] = 0 // as if "b" hashed like "a"
-	s.add("b", Entry{FP: 2})
-	if s.Get("a").FP != 1 || s.Get("b").FP != 2 || s.GetBytes([]byte("b")).FP != 2 || s.Len() != 2 {
-		t.Fatal("colliding keys not both reachable")
+	s.add("a", 7, Entry{FP: 1})
+	s.add("b", 7, Entry{FP: 2})
+	if i := s.find(7, "a"); i < 0 || s.Entries[i].FP != 1 {
+		t.Fatal("a not reachable")
 	}
-	if s.remove("b") == nil || s.Get("b") != nil || s.Get("a") == nil || s.Len() != 1 {
-		t.Fatal("removing the colliding key")
+	if i := s.findBytes(7, []byte("b")); i < 0 || s.Entries[i].FP != 2 || s.Len() != 2 {
+		t.Fatal("b not reachable")
+	}
+	s.removeAt(s.find(7, "a"))
+	if s.find(7, "a") >= 0 || s.find(7, "b") < 0 || s.Len() != 1 {
+		t.Fatal("removing one of the colliding keys")
 	}
 	if s.Get("zzz") != nil || s.GetBytes([]byte("zzz")) != nil {
 		t.Fatal("a missing key was found")

@@ -1,0 +1,485 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+)
+
+// Entry is the snapshot of one record: what the differ compares against.
+type Entry struct {
+	FP  uint64 // fingerprint of the canonical record
+	Ver uint64 // hash of the MIS version value; 0 when the profile has none
+	At  int64  // windowed records: start instant, unix seconds; else 0
+	// Sum is the record's summand in its bucket's summary, as the MIS computed it
+	// (see mapping.Summarizer); valid when HasSum.
+	Sum    uint32
+	HasSum bool
+	Seen   bool // set by the differ during a poll
+	gone   bool // removed by a commit
+}
+
+// Snapshot is an entity's snapshot in memory, in flat arrays: per record its key (the
+// keys of one disk page share one allocation), its entry and its 64-bit key hash, and
+// an open-addressing index over the hashes (a slice of int32 positions probed
+// linearly) — no per-key allocation on load, and a look-up is one or two probes into
+// one slice. On disk it is a log of pages (see writeSnapshot): a commit appends the
+// entries it changed and tombstones for those it removed, so writing 1% changes writes
+// about 1% of the snapshot; the log is compacted when stale copies pile up.
+type Snapshot struct {
+	Entity  string
+	Keys    []string
+	Entries []Entry
+	hashes  []uint64
+	slots   []int32 // position+1 in Entries; 0 empty; -1 a deleted slot
+	used    int     // slots not empty (tombstones included)
+	live    int
+	// The disk log.
+	nextPage int64 // page number the next append writes
+	diskRows int   // entries and tombstones on disk, stale copies included
+	legacy   bool  // read from the old hash-paged format: rewritten at the next commit
+}
+
+// seed keys the in-memory index; it never leaves the process.
+var seed = maphash.MakeSeed()
+
+func newSnapshot(entity string, n int) *Snapshot {
+	s := &Snapshot{Entity: entity, Keys: make([]string, 0, n), Entries: make([]Entry, 0, n), hashes: make([]uint64, 0, n), nextPage: logBase}
+	s.slots = make([]int32, slotsFor(n))
+	return s
+}
+
+// slotsFor is the index size for n records: a power of two, at most half full.
+func slotsFor(n int) int {
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	return size
+}
+
+// Len is the number of records in the snapshot.
+func (s *Snapshot) Len() int { return s.live }
+
+func (s *Snapshot) find(h uint64, key string) int {
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		p := s.slots[i]
+		if p == 0 {
+			return -1
+		}
+		if p > 0 && s.hashes[p-1] == h && s.Keys[p-1] == key {
+			return int(p - 1)
+		}
+	}
+}
+
+func (s *Snapshot) findBytes(h uint64, key []byte) int {
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		p := s.slots[i]
+		if p == 0 {
+			return -1
+		}
+		if p > 0 && s.hashes[p-1] == h && s.Keys[p-1] == string(key) {
+			return int(p - 1)
+		}
+	}
+}
+
+// Get returns a pointer to the entry for key, or nil.
+func (s *Snapshot) Get(key string) *Entry {
+	if i := s.Pos(key); i >= 0 {
+		return &s.Entries[i]
+	}
+	return nil
+}
+
+// GetBytes is Get for a key held in a byte slice, without allocating.
+func (s *Snapshot) GetBytes(key []byte) *Entry {
+	if i := s.PosBytes(key); i >= 0 {
+		return &s.Entries[i]
+	}
+	return nil
+}
+
+// PosBytes is the position of key in Entries (and Keys), or -1.
+func (s *Snapshot) PosBytes(key []byte) int { return s.findBytes(maphash.Bytes(seed, key), key) }
+
+// Pos is the position of key in Entries (and Keys), or -1.
+func (s *Snapshot) Pos(key string) int { return s.find(maphash.String(seed, key), key) }
+
+// add appends a record the snapshot does not have and returns its position.
+func (s *Snapshot) add(key string, h uint64, e Entry) int {
+	if (s.used+1)*2 > len(s.slots) {
+		s.rehash(slotsFor(s.live + 1))
+	}
+	i := len(s.Entries)
+	s.Keys = append(s.Keys, key)
+	s.Entries = append(s.Entries, e)
+	s.hashes = append(s.hashes, h)
+	s.live++
+	mask := uint64(len(s.slots) - 1)
+	for j := h & mask; ; j = (j + 1) & mask {
+		switch s.slots[j] {
+		case 0:
+			s.used++
+			fallthrough
+		case -1:
+			s.slots[j] = int32(i + 1)
+			return i
+		}
+	}
+}
+
+// rehash rebuilds the index over the live records with size slots.
+func (s *Snapshot) rehash(size int) {
+	s.slots = make([]int32, size)
+	s.used = 0
+	mask := uint64(size - 1)
+	for i := range s.Entries {
+		if s.Entries[i].gone {
+			continue
+		}
+		j := s.hashes[i] & mask
+		for s.slots[j] != 0 {
+			j = (j + 1) & mask
+		}
+		s.slots[j] = int32(i + 1)
+		s.used++
+	}
+}
+
+// removeAt drops the record at position i from the index (its entry stays, gone).
+func (s *Snapshot) removeAt(i int) {
+	mask := uint64(len(s.slots) - 1)
+	for j := s.hashes[i] & mask; ; j = (j + 1) & mask {
+		if s.slots[j] == int32(i+1) {
+			s.slots[j] = -1
+			break
+		}
+		if s.slots[j] == 0 {
+			return // not indexed
+		}
+	}
+	s.Entries[i].gone = true
+	s.live--
+}
+
+// pack drops gone entries from the arrays (after a load that met tombstones), so that
+// every entry the differ sees is a live record.
+func (s *Snapshot) pack() {
+	n := 0
+	for i := range s.Entries {
+		if s.Entries[i].gone {
+			continue
+		}
+		s.Keys[n], s.Entries[n], s.hashes[n] = s.Keys[i], s.Entries[i], s.hashes[i]
+		n++
+	}
+	clear(s.Keys[n:])
+	s.Keys, s.Entries, s.hashes = s.Keys[:n], s.Entries[:n], s.hashes[:n]
+	s.rehash(slotsFor(n))
+}
+
+// Each visits every live entry.
+func (s *Snapshot) Each(fn func(key string, e *Entry)) {
+	for i := range s.Entries {
+		if !s.Entries[i].gone {
+			fn(s.Keys[i], &s.Entries[i])
+		}
+	}
+}
+
+// The disk log: pages numbered from logBase up, in the order they were written; a
+// later copy of a key overrides an earlier one, a tombstone removes it. Pages below
+// logBase are the old format (a hash of the key chose the page), read once and
+// rewritten as a log at the next commit.
+const (
+	logBase     = int64(1) << 20
+	pageRecords = 4096 // records per page written
+	legacyPages = 1024
+)
+
+const (
+	flagTombstone = 1 << iota
+	flagSum
+)
+
+var errCorrupt = errors.New("snapshot page is damaged")
+
+// encodeRecords writes a page: n, then per record: flags, key length, key, and unless
+// a tombstone: fp, ver, at (and sum when flagged).
+func (s *Snapshot) encodeRecords(b []byte, idx []int, tombs []string) []byte {
+	b = binary.AppendUvarint(b[:0], uint64(len(idx)+len(tombs)))
+	for _, i := range idx {
+		e := &s.Entries[i]
+		var fl byte
+		if e.HasSum {
+			fl |= flagSum
+		}
+		b = append(b, fl)
+		b = binary.AppendUvarint(b, uint64(len(s.Keys[i])))
+		b = append(b, s.Keys[i]...)
+		b = binary.LittleEndian.AppendUint64(b, e.FP)
+		b = binary.LittleEndian.AppendUint64(b, e.Ver)
+		b = binary.AppendVarint(b, e.At)
+		if e.HasSum {
+			b = binary.AppendUvarint(b, uint64(e.Sum))
+		}
+	}
+	for _, k := range tombs {
+		b = append(b, flagTombstone)
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+	}
+	return b
+}
+
+// decodeLog applies one log page. The page's keys share one string allocation.
+func (s *Snapshot) decodeLog(b []byte) (tombstones int, err error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return 0, errCorrupt
+	}
+	b = b[k:]
+	arena := string(b) // keys are substrings of this copy of the page
+	off := 0
+	for i := uint64(0); i < n; i++ {
+		if off >= len(b) {
+			return 0, errCorrupt
+		}
+		fl := b[off]
+		off++
+		l, k := binary.Uvarint(b[off:])
+		if k <= 0 || uint64(len(b)-off-k) < l {
+			return 0, errCorrupt
+		}
+		off += k
+		key := arena[off : off+int(l)]
+		off += int(l)
+		h := maphash.String(seed, key)
+		pos := s.find(h, key)
+		if fl&flagTombstone != 0 {
+			if pos >= 0 {
+				s.removeAt(pos)
+				tombstones++
+			}
+			continue
+		}
+		if len(b)-off < 16 {
+			return 0, errCorrupt
+		}
+		var e Entry
+		e.FP = binary.LittleEndian.Uint64(b[off:])
+		e.Ver = binary.LittleEndian.Uint64(b[off+8:])
+		off += 16
+		at, k2 := binary.Varint(b[off:])
+		if k2 <= 0 {
+			return 0, errCorrupt
+		}
+		off += k2
+		e.At = at
+		if fl&flagSum != 0 {
+			sum, k3 := binary.Uvarint(b[off:])
+			if k3 <= 0 {
+				return 0, errCorrupt
+			}
+			off += k3
+			e.Sum, e.HasSum = uint32(sum), true
+		}
+		if pos >= 0 {
+			s.Entries[pos] = e
+		} else {
+			s.add(key, h, e)
+		}
+	}
+	return tombstones, nil
+}
+
+// decodeLegacy reads a page of the old format: n, then per entry: key length, key,
+// fp, ver, at.
+func (s *Snapshot) decodeLegacy(b []byte) error {
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return errCorrupt
+	}
+	b = b[k:]
+	arena := string(b)
+	off := 0
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b[off:])
+		if k <= 0 || uint64(len(b)-off-k) < l+16 {
+			return errCorrupt
+		}
+		off += k
+		key := arena[off : off+int(l)]
+		off += int(l)
+		var e Entry
+		e.FP = binary.LittleEndian.Uint64(b[off:])
+		e.Ver = binary.LittleEndian.Uint64(b[off+8:])
+		off += 16
+		at, k2 := binary.Varint(b[off:])
+		if k2 <= 0 {
+			return errCorrupt
+		}
+		off += k2
+		e.At = at
+		h := maphash.String(seed, key)
+		if pos := s.find(h, key); pos >= 0 {
+			s.Entries[pos] = e
+		} else {
+			s.add(key, h, e)
+		}
+	}
+	return nil
+}
+
+// LoadSnapshot reads an entity's snapshot. It reads the pages' record counts first,
+// to size the arrays once, then decodes the pages in the order they were written.
+func (s *Store) LoadSnapshot(ctx context.Context, entity string) (*Snapshot, error) {
+	total := 0
+	err := func() error {
+		rows, err := s.db.QueryContext(ctx, `SELECT substr(data, 1, 10) FROM snapshot_pages WHERE entity = ?`, entity)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var head []byte
+		for rows.Next() {
+			if err := rows.Scan(&head); err != nil {
+				return err
+			}
+			n, _ := binary.Uvarint(head)
+			total += int(n)
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+	}
+	snap := newSnapshot(entity, total)
+	snap.diskRows = total
+	rows, err := s.db.QueryContext(ctx, `SELECT page, data FROM snapshot_pages WHERE entity = ? ORDER BY page`, entity)
+	if err != nil {
+		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+	}
+	defer rows.Close()
+	var page int64
+	var data sql.RawBytes
+	tombstones := 0
+	for rows.Next() {
+		if err := rows.Scan(&page, &data); err != nil {
+			return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+		}
+		if page < logBase {
+			snap.legacy = true
+			err = snap.decodeLegacy(data)
+		} else {
+			var t int
+			t, err = snap.decodeLog(data)
+			tombstones += t
+			snap.nextPage = page + 1
+		}
+		if err != nil {
+			return nil, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, entity, page, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+	}
+	if tombstones > 0 {
+		snap.pack()
+	}
+	return snap, nil
+}
+
+// SnapshotCount returns the number of records of an entity in the snapshot.
+func (s *Store) SnapshotCount(ctx context.Context, entity string) (int, error) {
+	snap, err := s.LoadSnapshot(ctx, entity)
+	if err != nil {
+		return 0, err
+	}
+	return snap.Len(), nil
+}
+
+// apply puts and removes into the in-memory snapshot; it returns the positions of the
+// records written and the keys removed.
+func (snap *Snapshot) apply(c *Change) (written []int, removed []string) {
+	for _, p := range c.Puts {
+		h := maphash.String(seed, p.Key)
+		e := p.Entry
+		e.Seen, e.gone = false, false
+		if i := snap.find(h, p.Key); i >= 0 {
+			e.Seen = snap.Entries[i].Seen
+			snap.Entries[i] = e
+			written = append(written, i)
+			continue
+		}
+		written = append(written, snap.add(p.Key, h, e))
+	}
+	for _, k := range c.Removes {
+		if i := snap.Pos(k); i >= 0 {
+			snap.removeAt(i)
+			removed = append(removed, k)
+		}
+	}
+	return written, removed
+}
+
+// needsCompaction reports whether the log, after appending n more records, holds so
+// many stale copies and tombstones that it should be rewritten.
+func (snap *Snapshot) needsCompaction(n int) bool {
+	return snap.legacy || snap.diskRows+n > snap.live+snap.live/2+pageRecords
+}
+
+// writeSnapshot applies c to snap and writes it: it appends the written records and
+// tombstones of the removed ones as new pages, or, when the log holds too many stale
+// copies (or is of the old format), rewrites the entity's pages from scratch.
+func (s *Store) writeSnapshot(ctx context.Context, tx *sql.Tx, snap *Snapshot, c *Change) error {
+	written, removed := snap.apply(c)
+	if len(written) == 0 && len(removed) == 0 {
+		return nil
+	}
+	put, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_pages(entity, page, data) VALUES(?, ?, ?)
+ON CONFLICT(entity, page) DO UPDATE SET data = excluded.data`)
+	if err != nil {
+		return err
+	}
+	defer put.Close()
+	var buf []byte
+	writePage := func(idx []int, tombs []string) error {
+		buf = snap.encodeRecords(buf, idx, tombs)
+		_, err := put.ExecContext(ctx, snap.Entity, snap.nextPage, buf)
+		snap.nextPage++
+		snap.diskRows += len(idx) + len(tombs)
+		return err
+	}
+	if snap.needsCompaction(len(written) + len(removed)) {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_pages WHERE entity = ?`, snap.Entity); err != nil {
+			return err
+		}
+		snap.legacy, snap.diskRows, snap.nextPage = false, 0, logBase
+		written = written[:0]
+		for i := range snap.Entries {
+			if !snap.Entries[i].gone {
+				written = append(written, i)
+			}
+		}
+		removed = nil
+	}
+	for start := 0; start < len(written); start += pageRecords {
+		if err := writePage(written[start:min(start+pageRecords, len(written))], nil); err != nil {
+			return err
+		}
+	}
+	for start := 0; start < len(removed); start += pageRecords {
+		if err := writePage(nil, removed[start:min(start+pageRecords, len(removed))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
