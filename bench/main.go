@@ -366,7 +366,7 @@ echo $changed`, b.dir, dump)
 	}
 	notes := strings.TrimSpace(string(out)) + " lines differ"
 	if b.lastPoll > 0 {
-		notes += fmt.Sprintf("; medsync's poll before it was %.1f× faster", wall.Seconds()/b.lastPoll.Seconds())
+		notes += fmt.Sprintf("; shell ÷ medsync poll before it = %.2f", wall.Seconds()/b.lastPoll.Seconds())
 	}
 	b.result(name, wall, maxRSS(cmd.ProcessState), notes)
 	return nil
