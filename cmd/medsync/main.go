@@ -40,6 +40,10 @@ Verbs:
   check                   test the config, the MIS connection and profile, every connector
   run                     poll and deliver in the foreground until Ctrl+C / SIGTERM
   once                    one poll and one delivery round, then exit (non-zero if anything failed)
+  test [entity ...] [-n N] [-json]
+                          dry run: the canonical records the profile makes of the first N rows
+                          (default 5) of each entity and the connectors they would go to;
+                          writes nothing (no state store, no connector, no MIS write)
   demo init [flags]       create and seed the demo MIS database named in [mis] (see -h)
   dlq list [connector]    list dead letters (events a connector refused for good)
   dlq replay [connector] [id ...]
