@@ -4,7 +4,7 @@
 // event delivered only on the stream's publish acknowledgement. The body is the
 // canonical JSON line the `file` connector writes. It creates or checks the stream at
 // start, and `medsync check` tests the connection, the credentials, the stream and the
-// right to publish. Register it with a blank
+// right to publish. The example hub consumer is the program in hub/. Register it with a blank
 // import of medsync/connectors/nats.
 package nats
 

@@ -133,7 +133,7 @@ func TestMessageContract(t *testing.T) {
 			t.Errorf("message %d body\n%s\nis not the file connector's line\n%s", i, m.Data, line.Bytes())
 		}
 		for h, want := range map[string]string{
-			jetstream.MsgIDHeader: ev.IdempotencyKey, HeaderClinic: "c1", HeaderEntity: ev.Entity, HeaderOp: ev.Op,
+			jetstream.MsgIDHeader: "c1:" + ev.IdempotencyKey, HeaderClinic: "c1", HeaderEntity: ev.Entity, HeaderOp: ev.Op,
 			HeaderKey: ev.Key, HeaderFingerprint: ev.Fingerprint, HeaderAt: "2026-11-22T10:00:00+03:00",
 		} {
 			if got := m.Header.Get(h); got != want {

@@ -40,7 +40,7 @@ func (c *Connector) Message(ev connectors.Event) (*natsgo.Msg, error) {
 	if err := checkToken(ev.Entity); err != nil {
 		return nil, connectors.Permanent(fmt.Sprintf("nats: %s %s: entity %v and cannot be a subject token", ev.Entity, ev.Key, err), nil)
 	}
-	m.Header.Set(jetstream.MsgIDHeader, ev.IdempotencyKey)
+	m.Header.Set(jetstream.MsgIDHeader, MsgID(c.s.clinic, ev))
 	m.Header.Set(HeaderClinic, c.s.clinic)
 	m.Header.Set(HeaderEntity, ev.Entity)
 	m.Header.Set(HeaderOp, ev.Op)
@@ -150,12 +150,12 @@ func markRest(errs []error, idx []int, cause error) {
 // under an id that also names its detection time, still stable across resends.
 func (c *Connector) confirmDuplicate(ctx context.Context, st jetstream.Stream, ev connectors.Event, m *natsgo.Msg, ack *jetstream.PubAck) error {
 	at := m.Header.Get(HeaderAt)
-	if m.Header.Get(jetstream.MsgIDHeader) != ev.IdempotencyKey {
+	if m.Header.Get(jetstream.MsgIDHeader) != MsgID(c.s.clinic, ev) {
 		return nil // already the republished form: its id names the detection time
 	}
 	orig, err := st.GetMsg(ctx, ack.Sequence)
 	switch {
-	case err == nil && orig.Header.Get(HeaderAt) == at:
+	case err == nil && orig.Header.Get(HeaderAt) == at && orig.Subject == m.Subject:
 		return nil
 	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
 		return fmt.Errorf("nats: %s %s: the stream reports a duplicate of message %d but it cannot be read: %w", ev.Entity, ev.Key, ack.Sequence, err)
@@ -165,7 +165,7 @@ func (c *Connector) confirmDuplicate(ctx context.Context, st jetstream.Stream, e
 	for k, v := range m.Header {
 		again.Header[k] = v
 	}
-	again.Header.Set(jetstream.MsgIDHeader, RepublishID(ev))
+	again.Header.Set(jetstream.MsgIDHeader, RepublishID(c.s.clinic, ev))
 	js, _, err := c.ready(ctx)
 	if err != nil {
 		return err
@@ -174,10 +174,17 @@ func (c *Connector) confirmDuplicate(ctx context.Context, st jetstream.Stream, e
 	return err
 }
 
-// RepublishID is the message id of an event whose idempotency key the stream already
-// holds for an older event of the same record (see confirmDuplicate).
-func RepublishID(ev connectors.Event) string {
-	return ev.IdempotencyKey + "@" + ev.At.UTC().Format(time.RFC3339Nano)
+// MsgID is the Nats-Msg-Id of an event: the clinic and the event's idempotency key.
+// The key alone is not enough on a stream that several clinics share: it is derived
+// from connector, entity, record key and content, so two clinics with the same
+// specialty or service catalogue (the same MIS product) would produce the same key,
+// and the stream would drop the second clinic's record as a duplicate.
+func MsgID(clinic string, ev connectors.Event) string { return clinic + ":" + ev.IdempotencyKey }
+
+// RepublishID is the message id of an event whose id the stream already holds for an
+// older event of the same record (see confirmDuplicate).
+func RepublishID(clinic string, ev connectors.Event) string {
+	return MsgID(clinic, ev) + "@" + ev.At.UTC().Format(time.RFC3339Nano)
 }
 
 // classify turns a client or server error into the dispatcher's classes: refused
