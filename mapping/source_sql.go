@@ -35,6 +35,10 @@ type SourceOptions struct {
 	// Warn, when set, receives optional values that were dropped from a record that was
 	// otherwise kept (an invalid phone, e-mail, СНИЛС, ОМС or sex code).
 	Warn func(Skip)
+	// OnRows, when set, is told how many more rows of an entity a version scan or a
+	// full read has streamed, every couple of thousand rows and at the end (progress
+	// of a long first poll). It must be quick and safe for concurrent use.
+	OnRows func(entity string, n int)
 }
 
 // Source reads canonical records from a MIS database through a profile. It implements
@@ -205,6 +209,9 @@ func (s *Source) matchColumns(st ProfileStatement, names []string, cols []column
 // ScanVersions streams (key, version) pairs from <entity>.versions. It does not
 // de-duplicate keys; rows whose key is NULL are left out (the full read reports them).
 func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn func(key []byte, version uint64) error) error {
+	rc := s.rowCounter(entity)
+	defer rc.flush()
+	fn = rc.countVersions(fn)
 	st, err := s.p.statement(s.dialect, entity+".versions")
 	if err != nil {
 		return err
@@ -243,6 +250,9 @@ func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn f
 // ReadAll streams full records of entity from <entity>.rows (inside w when windowed).
 // For "slot" it derives slots from shift.rows and slot.busy.
 func (s *Source) ReadAll(ctx context.Context, entity string, w Window, fn func(Item) error, skip func(Skip)) error {
+	rc := s.rowCounter(entity)
+	defer rc.flush()
+	fn = rc.countItems(fn)
 	if entity == EntitySlot {
 		return s.readSlots(ctx, w, fn, skip)
 	}

@@ -18,7 +18,6 @@ import (
 	"medsync/service/app"
 	"medsync/service/config"
 	"medsync/service/daemon"
-	"medsync/service/engine"
 	"medsync/service/logging"
 	"medsync/service/store"
 )
@@ -76,33 +75,21 @@ func (c *cli) isTerminal() bool {
 }
 
 // progress prints one line per entity as the poll goes, when stdout is a terminal.
-type progress struct {
-	w io.Writer
-}
-
-func (p progress) PollDone(*engine.PollSummary)          {}
-func (p progress) Delivered(string, string, string, int) {}
-func (p progress) EntityDone(es engine.EntitySummary) {
-	mark := "✓"
-	if es.Error != "" {
-		mark = "✗"
-	}
-	fmt.Fprintf(p.w, "  %s %-12s read %-8d skipped %-5d upserts %-7d deletes %-6d %6.2fs\n",
-		mark, es.Entity, es.Read, es.Skipped, es.Upserts, es.Deletes, es.Duration.Seconds())
-}
-
 func (c *cli) once(ctx context.Context) error {
 	opt := app.Options{}
-	if c.isTerminal() {
+	prog := &progress{w: c.stdout, bars: c.isTerminal()}
+	if prog.bars {
 		fmt.Fprintln(c.stdout, "polling the MIS…")
-		opt.Observer = progress{w: c.stdout}
 	}
+	opt.Observer = prog
 	a, err := c.open(ctx, opt)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	prog.start(ctx, a)
 	res, err := a.Once(ctx)
+	prog.done()
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 	}
 	a.Source = mapping.NewSource(a.DB, a.Dialect, a.Profile, mapping.SourceOptions{
 		Zone: cfg.Location, QueryTimeout: cfg.MIS.QueryTimeout, Charset: cfg.MIS.Charset, Logger: log,
+		OnRows: rowsReporter(opt.Observer),
 	})
 	var mis connectors.MISWriter
 	if a.Profile.HasWrites(a.Dialect) {

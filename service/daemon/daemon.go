@@ -252,6 +252,7 @@ func (p *Program) Start(s service.Service) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	col := status.NewCollector()
+	col.OnProgress(status.ProgressLog(log.Logger, 30*time.Second))
 	p.mu.Lock()
 	p.log, p.cancel, p.collector, p.addr = log, cancel, col, ln.Addr().String()
 	p.done, p.failed = make(chan struct{}), make(chan error, 1)

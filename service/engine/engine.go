@@ -90,6 +90,14 @@ type Observer interface {
 	Delivered(connector, entity, result string, n int)
 }
 
+// ProgressObserver is an Observer that also wants to know when a poll and each of
+// its entities start, so that a long poll (the first one reads everything) shows as
+// work in progress rather than as silence.
+type ProgressObserver interface {
+	PollStarted(at time.Time, entities []string)
+	EntityStarted(entity string)
+}
+
 type nopObserver struct{}
 
 func (nopObserver) EntityDone(EntitySummary)              {}
@@ -235,6 +243,10 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 	lastFull, _ := e.o.Store.GetMeta(ctx, "last_full_read")
 	full := e.o.FullReadEvery > 0 && !recentRFC3339(lastFull, started, e.o.FullReadEvery)
 	ents := e.entities()
+	progress, _ := e.o.Observer.(ProgressObserver)
+	if progress != nil {
+		progress.PollStarted(sum.Started, ents)
+	}
 	// The next entity's snapshot is loaded from the state store while this entity is
 	// read from the MIS: two cores, two databases.
 	var next *snapLoad
@@ -249,6 +261,9 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 		if ctx.Err() != nil {
 			sum.Entities = append(sum.Entities, EntitySummary{Entity: ent, Error: "poll stopped: " + ctx.Err().Error()})
 			continue
+		}
+		if progress != nil {
+			progress.EntityStarted(ent)
 		}
 		es := e.pollEntity(ctx, ent, sum.Window, full, cur)
 		sum.Entities = append(sum.Entities, es)

@@ -47,7 +47,7 @@ type Logger struct {
 // created; the message names the config key.
 func New(cfg *config.Config, o Options) (*Logger, error) {
 	l := &Logger{Redactor: NewRedactor(config.Secrets(cfg)), system: o.System}
-	hopt := &slog.HandlerOptions{Level: cfg.Service.LogLevel}
+	hopt := &slog.HandlerOptions{Level: cfg.Service.LogLevel, ReplaceAttr: localTime(cfg.Location)}
 	var hs []slog.Handler
 	if !o.NoFile {
 		if err := os.MkdirAll(cfg.Service.LogDir, 0o755); err != nil {
@@ -165,4 +165,19 @@ func (h *systemHandler) WithGroup(name string) slog.Handler {
 	n := *h
 	n.group = h.group + name + "."
 	return &n
+}
+
+// localTime writes each line's time in the service zone with its offset
+// (2026-12-01T15:04:05.000+03:00), as the status page and the CLI show times: a
+// person comparing them never converts from UTC.
+func localTime(loc *time.Location) func([]string, slog.Attr) slog.Attr {
+	if loc == nil {
+		loc = time.Local
+	}
+	return func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime {
+			a.Value = slog.StringValue(a.Value.Time().In(loc).Format("2006-01-02T15:04:05.000-07:00"))
+		}
+		return a
+	}
 }

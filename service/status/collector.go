@@ -35,7 +35,10 @@ type Collector struct {
 	deliveries  *prometheus.CounterVec
 	lastSuccess prometheus.Gauge
 
+	prog progress
+
 	mu         sync.Mutex
+	delivered  map[string]int
 	st         *store.Store
 	connectors []string
 	sampling   sync.WaitGroup
@@ -91,6 +94,7 @@ func (c *Collector) attached() (*store.Store, []string) {
 
 // EntityDone implements engine.Observer.
 func (c *Collector) EntityDone(s engine.EntitySummary) {
+	c.prog.entityDone(s)
 	c.rowsRead.WithLabelValues(s.Entity).Add(float64(s.Read))
 	c.rowsSkipped.WithLabelValues(s.Entity).Add(float64(s.Skipped))
 	c.events.WithLabelValues(s.Entity, "upsert").Add(float64(s.Upserts))
@@ -99,6 +103,7 @@ func (c *Collector) EntityDone(s engine.EntitySummary) {
 
 // PollDone implements engine.Observer. The queue depth is sampled in the background.
 func (c *Collector) PollDone(s *engine.PollSummary) {
+	c.prog.pollDone(s)
 	c.pollDur.Observe(s.Duration.Seconds())
 	if s.OK() {
 		c.polls.WithLabelValues("ok").Inc()
@@ -126,6 +131,21 @@ func (c *Collector) Wait() { c.sampling.Wait() }
 // Delivered implements engine.Observer.
 func (c *Collector) Delivered(connector, _ string, result string, n int) {
 	c.deliveries.WithLabelValues(connector, result).Add(float64(n))
+	if result == "ok" {
+		c.mu.Lock()
+		if c.delivered == nil {
+			c.delivered = map[string]int{}
+		}
+		c.delivered[connector] += n
+		c.mu.Unlock()
+	}
+}
+
+// DeliveredOK is how many events connector delivered since the collector started.
+func (c *Collector) DeliveredOK(connector string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.delivered[connector]
 }
 
 var sampleMu sync.Mutex

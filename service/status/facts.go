@@ -31,6 +31,9 @@ type Facts struct {
 	Held       []Held                 `json:"held_deletions"`
 	HeldTotal  int                    `json:"held_total"`
 	History    []Point                `json:"history"`
+	// Running is the poll in progress, entity by entity (nil between polls and
+	// outside the daemon).
+	Running *PollProgress `json:"poll_running,omitempty"`
 }
 
 // Poll is one poll in brief.
@@ -48,6 +51,7 @@ type Connector struct {
 	Queued      int    `json:"queued"`
 	Retrying    int    `json:"retrying"`
 	DeadLetters int    `json:"dead_letters"`
+	Delivered   int    `json:"delivered_since_start"` // acknowledged by the peer since the daemon started
 	LastError   string `json:"last_error,omitempty"`
 	// PausedUntil is set while the peer's Retry-After holds the whole queue back.
 	PausedUntil time.Time `json:"paused_until,omitzero"`
@@ -82,6 +86,10 @@ type Source struct {
 	Mounts map[string]http.Handler
 	// CertFile and KeyFile, when both set, make the server speak HTTPS.
 	CertFile, KeyFile string
+	// Progress returns the running poll (the status server's collector); nil: unknown.
+	Progress func() *PollProgress
+	// Delivered returns the events a connector delivered since the daemon started.
+	Delivered func(connector string) int
 }
 
 // Gather reads the facts from the state store (and the running engine, when given).
@@ -147,7 +155,14 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 		}
 	}
 
+	if src.Progress != nil {
+		if p := src.Progress(); p != nil && p.Running {
+			f.Running = p
+		}
+	}
 	switch {
+	case f.LastOK.IsZero() && f.LastPoll == nil && f.Running != nil:
+		// The first poll of a large MIS takes minutes: work in progress, not a fault.
 	case f.LastOK.IsZero() && f.LastPoll == nil:
 		f.Reason = "no poll has finished yet"
 	case f.LastOK.IsZero():
@@ -175,6 +190,9 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 	}
 	for _, q := range qs {
 		c := Connector{Name: q.Connector, Type: types[q.Connector], Queued: q.Queued, Retrying: q.Retrying, DeadLetters: q.DeadLetters, LastError: q.LastError}
+		if src.Delivered != nil {
+			c.Delivered = src.Delivered(q.Connector)
+		}
 		if src.LastError != nil {
 			if e := src.LastError(q.Connector); e != "" {
 				c.LastError = e

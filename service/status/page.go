@@ -27,7 +27,29 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return "—"
 		}
-		return t.Format("02.01.2006 15:04:05")
+		return t.Format("02.01.2006 15:04:05 (UTC-07:00)")
+	},
+	"state": func(s string) string {
+		return map[string]string{"waiting": "ждёт", "reading": "читается", "done": "готово"}[s]
+	},
+	"rate": func(r float64) string {
+		if r <= 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.0f строк/с", r)
+	},
+	"eta": func(d time.Duration, state string, expected int) string {
+		switch {
+		case state == "done":
+			return "—"
+		case expected == 0:
+			return "оценка появится после первого опроса"
+		case d <= 0:
+			return "—"
+		case d < time.Minute:
+			return fmt.Sprintf("%d с", int(d.Seconds()))
+		}
+		return fmt.Sprintf("%d мин %02d с", int(d.Minutes()), int(d.Seconds())%60)
 	},
 	"secs": func(d time.Duration) string { return strings.Replace(fmt.Sprintf("%.2f с", d.Seconds()), ".", ",", 1) },
 	"mode": func(m string) string {
@@ -125,7 +147,13 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 <body>
 <h1>medsync — состояние службы «{{.Service}}»</h1>
 <p class="muted">Конфигурация: {{.Config}} · Сейчас: {{when .Now}} · Расписание: {{schedule .Schedule}}{{if not .Daemon}} · служба не отвечает, данные из хранилища состояния{{end}}</p>
-{{if .Healthy}}<p class="ok" id="health"><strong>Работает нормально.</strong> Последний успешный опрос МИС: {{when .LastOK}}.</p>
+{{with .Running}}<div class="{{if .First}}warn{{else}}ok{{end}}" id="progress"><strong>{{if .First}}Идёт первый опрос МИС{{else}}Идёт опрос МИС{{end}}</strong>, начат {{when .Started}}.
+{{if .First}}Первый опрос читает из МИС все данные и на большой базе занимает минуты — это не ошибка; данные уходят в коннекторы по мере чтения.{{end}}
+<table id="progress-table">
+<tr><th>Сущность</th><th>Состояние</th><th>Прочитано строк</th><th>Скорость</th><th>Осталось примерно</th></tr>
+{{range .Entities}}<tr><td>{{entity .Entity}}</td><td>{{state .State}}</td><td class="n">{{.Rows}}{{if .Expected}} из ≈{{.Expected}}{{end}}</td><td class="n">{{rate .Rate}}</td><td class="n">{{eta .ETA .State .Expected}}</td></tr>
+{{end}}</table></div>{{end}}
+{{if .Healthy}}{{if not .LastOK.IsZero}}<p class="ok" id="health"><strong>Работает нормально.</strong> Последний успешный опрос МИС: {{when .LastOK}}.</p>{{end}}
 {{else}}<div class="bad" id="health"><strong>Есть проблема.</strong>
 {{if not .LastPoll}} Ещё не завершился ни один опрос МИС.
 {{else if .LastOK.IsZero}} Ни один опрос МИС не прошёл успешно.
@@ -141,7 +169,7 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 <h2>Опросы МИС</h2>
 <table>
 <tr><th>Последний опрос</th><td>{{with .LastPoll}}{{when .Started}}, длительность {{secs .Duration}}, {{if .OK}}успешно{{else}}<span class="err">с ошибками</span>{{end}}{{else}}ещё не было{{end}}</td></tr>
-<tr><th>Следующий опрос</th><td>{{if .NextPoll.IsZero}}{{if .Daemon}}сразу после запуска{{else}}служба не запущена{{end}}{{else}}{{when .NextPoll}}{{end}}</td></tr>
+<tr><th>Следующий опрос</th><td>{{if .Running}}идёт сейчас (начат {{when .Running.Started}}){{else if .NextPoll.IsZero}}{{if .Daemon}}сразу после запуска{{else}}служба не запущена{{end}}{{else}}{{when .NextPoll}}{{end}}</td></tr>
 <tr><th>Последний успешный опрос</th><td>{{when .LastOK}}</td></tr>
 </table>
 
@@ -153,8 +181,8 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 
 <h2>Коннекторы</h2>
 {{if .Connectors}}<table id="connectors">
-<tr><th>Коннектор</th><th>Тип</th><th>В очереди</th><th>Из них повторы</th><th>Недоставленные</th><th>Последняя ошибка</th></tr>
-{{range .Connectors}}<tr><td>{{.Name}}</td><td>{{.Type}}</td><td class="n">{{.Queued}}</td><td class="n">{{.Retrying}}</td><td class="n">{{.DeadLetters}}</td><td class="err">{{if not .PausedUntil.IsZero}}<span class="pause">Передача приостановлена до {{when .PausedUntil}}: сервер попросил повторить позже (Retry-After).</span> {{end}}{{.LastError}}</td></tr>
+<tr><th>Коннектор</th><th>Тип</th><th>В очереди</th><th>Доставлено с запуска</th><th>Из них повторы</th><th>Недоставленные</th><th>Последняя ошибка</th></tr>
+{{range .Connectors}}<tr><td>{{.Name}}</td><td>{{.Type}}</td><td class="n">{{.Queued}}</td><td class="n">{{.Delivered}}</td><td class="n">{{.Retrying}}</td><td class="n">{{.DeadLetters}}</td><td class="err">{{if not .PausedUntil.IsZero}}<span class="pause">Передача приостановлена до {{when .PausedUntil}}: сервер попросил повторить позже (Retry-After).</span> {{end}}{{.LastError}}</td></tr>
 {{end}}</table>
 <p class="muted">Недоставленные события: <code>medsync dlq list</code>, отправить повторно: <code>medsync dlq replay</code>.</p>
 {{else}}<p>Ни один коннектор не включён: МИС читается, но данные никуда не передаются.</p>{{end}}

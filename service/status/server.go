@@ -169,7 +169,14 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx
 func (s *Server) facts(r *http.Request) (*Facts, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	return Gather(ctx, s.src)
+	src := s.src
+	if src.Progress == nil {
+		src.Progress = s.col.Progress
+	}
+	if src.Delivered == nil {
+		src.Delivered = s.col.DeliveredOK
+	}
+	return Gather(ctx, src)
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {

@@ -13,7 +13,7 @@ func WriteText(w io.Writer, f *Facts) error {
 		if t.IsZero() {
 			return "-"
 		}
-		return t.Format("2006-01-02 15:04:05")
+		return t.Format("2006-01-02 15:04:05 -07:00")
 	}
 	src := "running daemon"
 	if !f.Daemon {
@@ -24,6 +24,26 @@ func WriteText(w io.Writer, f *Facts) error {
 		fmt.Fprintf(w, "health: OK (last successful poll %s)\n", when(f.LastOK))
 	} else {
 		fmt.Fprintf(w, "health: UNHEALTHY: %s\n", f.Reason)
+	}
+	if r := f.Running; r != nil {
+		what := "poll running"
+		if r.First {
+			what = "FIRST POLL running (it reads everything; minutes on a large MIS)"
+		}
+		fmt.Fprintf(w, "%s since %s\n", what, when(r.Started))
+		for _, e := range r.Entities {
+			line := fmt.Sprintf("  %-12s %-8s %d rows", e.Entity, e.State, e.Rows)
+			if e.Expected > 0 {
+				line += fmt.Sprintf(" of ~%d", e.Expected)
+			}
+			if e.Rate > 0 {
+				line += fmt.Sprintf(", %.0f rows/s", e.Rate)
+			}
+			if e.ETA > 0 {
+				line += ", about " + e.ETA.String() + " left"
+			}
+			fmt.Fprintln(w, line)
+		}
 	}
 	if p := f.LastPoll; p != nil {
 		res := "ok"
@@ -52,13 +72,13 @@ func WriteText(w io.Writer, f *Facts) error {
 		fmt.Fprintln(w, "no connector is enabled")
 	} else {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CONNECTOR\tTYPE\tQUEUED\tRETRYING\tDEAD LETTERS\tLAST ERROR")
+		fmt.Fprintln(tw, "CONNECTOR\tTYPE\tQUEUED\tDELIVERED\tRETRYING\tDEAD LETTERS\tLAST ERROR")
 		for _, c := range f.Connectors {
 			last := c.LastError
 			if !c.PausedUntil.IsZero() {
 				last = "paused until " + when(c.PausedUntil) + " (peer asked to retry later); " + last
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", c.Name, c.Type, c.Queued, c.Retrying, c.DeadLetters, last)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Name, c.Type, c.Queued, c.Delivered, c.Retrying, c.DeadLetters, last)
 		}
 		tw.Flush()
 	}
