@@ -14,14 +14,17 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"  // driver "pgx"
 	_ "github.com/microsoft/go-mssqldb" // driver "sqlserver"
 	"github.com/microsoft/go-mssqldb/msdsn"
-	_ "modernc.org/sqlite" // driver "sqlite"
+	_ "github.com/nakagami/firebirdsql" // drivers "firebirdsql" and "firebirdsql_createdb"
+	_ "modernc.org/sqlite"              // driver "sqlite"
 )
 
 // PingTimeout bounds the connection check OpenDB makes.
 const PingTimeout = 15 * time.Second
 
 // Dialect returns the dialect of a driver name as config.ini may spell it:
-// sqlserver/mssql, postgres/postgresql/pgx, mysql/mariadb, sqlite/sqlite3.
+// sqlserver/mssql, postgres/postgresql/pgx, mysql/mariadb, sqlite/sqlite3,
+// firebird/firebirdsql. This and DriverName are the one place where driver names are
+// mapped: the service, `medsync demo init`, `check` and the tests all go through them.
 func Dialect(driver string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(driver)) {
 	case "sqlserver", "mssql":
@@ -32,8 +35,29 @@ func Dialect(driver string) (string, error) {
 		return DialectMySQL, nil
 	case "sqlite", "sqlite3":
 		return DialectSQLite, nil
+	case "firebird", "firebirdsql", "interbase":
+		return DialectFirebird, nil
 	}
-	return "", fmt.Errorf("unknown database driver %q: use sqlserver, postgres, mysql or sqlite", driver)
+	return "", fmt.Errorf("unknown database driver %q: use sqlserver, postgres, mysql, sqlite or firebird", driver)
+}
+
+// driverNames are the database/sql driver names the dialects register under.
+var driverNames = map[string]string{
+	DialectSQLServer: "sqlserver",
+	DialectPostgres:  "pgx",
+	DialectMySQL:     "mysql",
+	DialectSQLite:    "sqlite",
+	DialectFirebird:  "firebirdsql",
+}
+
+// DriverName returns the database/sql driver name that opens a config driver name
+// (driver = postgres → "pgx", driver = firebird → "firebirdsql"), with its dialect.
+func DriverName(driver string) (sqlDriver, dialect string, err error) {
+	dialect, err = Dialect(driver)
+	if err != nil {
+		return "", "", err
+	}
+	return driverNames[dialect], dialect, nil
 }
 
 // ParseDSN checks a connection string without connecting (for `medsync check` and
@@ -49,6 +73,11 @@ func Dialect(driver string) (string, error) {
 //     :from_date/:to_date (or :from_ole/:to_ole) rather than :from/:to on MySQL.
 //   - sqlite: a file path or "file:" URI (modernc.org/sqlite); busy_timeout(5000) is
 //     added unless the DSN sets a busy_timeout pragma itself.
+//   - firebird: "user:password@host:3050/path/to/db.fdb?charset=WIN1251" or
+//     "user:password@host/C:/Data/MIS.FDB" on Windows, or an alias from the server's
+//     databases.conf ("user:password@host/mis"); charset is the connection character
+//     set (UTF8 when omitted; the server converts from the database's own code page).
+//     A password with @ : / ? # & = % + or a space must be percent-encoded.
 func ParseDSN(driver, dsn string) error {
 	_, err := normalizeDSN(driver, dsn)
 	return err
@@ -102,6 +131,8 @@ func normalizeDSN(driver, dsn string) (string, error) {
 			sep = "&"
 		}
 		return dsn + sep + "_pragma=busy_timeout(5000)", nil
+	case DialectFirebird:
+		return normalizeFirebirdDSN(dsn, pw)
 	}
 	return "", fmt.Errorf("unknown dialect %q", dialect)
 }
@@ -119,8 +150,7 @@ func OpenDB(ctx context.Context, driver, dsn string) (*sql.DB, string, error) {
 		return nil, "", err
 	}
 	pw := passwordOf(dialect, dsn)
-	driverName := map[string]string{DialectSQLServer: "sqlserver", DialectPostgres: "pgx", DialectMySQL: "mysql", DialectSQLite: "sqlite"}[dialect]
-	db, err := sql.Open(driverName, openDSN)
+	db, err := sql.Open(driverNames[dialect], openDSN)
 	if err != nil {
 		return nil, "", redact(fmt.Errorf("%s: %w", dialect, err), pw)
 	}
@@ -148,6 +178,8 @@ func connectHint(dialect string) string {
 		return "check the host and port (5432), pg_hba.conf for this server's address, the user and password, and the database name"
 	case DialectMySQL:
 		return "check the host and port (3306), that the user may connect from this server's address, the password, and the database name"
+	case DialectFirebird:
+		return "check the host and port (3050, RemoteServicePort and RemoteBindAddress in firebird.conf), the firewall, the user and password (Srp authentication, the Firebird 3 default), and the database path or alias as the server sees it"
 	}
 	return "check the host, port, credentials and database name"
 }
@@ -166,6 +198,11 @@ func passwordOf(dialect, dsn string) string {
 	case DialectMySQL:
 		if cfg, err := mysql.ParseDSN(dsn); err == nil {
 			return cfg.Passwd
+		}
+	case DialectFirebird:
+		if u, err := url.Parse(firebirdURL(dsn)); err == nil && u.User != nil {
+			p, _ := u.User.Password()
+			return p
 		}
 	}
 	if u, err := url.Parse(dsn); err == nil && u.User != nil {

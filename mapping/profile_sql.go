@@ -14,10 +14,11 @@ const (
 	DialectPostgres  = "postgres"
 	DialectMySQL     = "mysql"
 	DialectSQLServer = "sqlserver"
+	DialectFirebird  = "firebird"
 )
 
 // Dialects lists the dialects medsync can open and render statements for.
-var Dialects = []string{DialectSQLite, DialectPostgres, DialectMySQL, DialectSQLServer}
+var Dialects = []string{DialectSQLite, DialectPostgres, DialectMySQL, DialectSQLServer, DialectFirebird}
 
 // KeysChunk is how many keys one by_keys query receives at most; longer key lists are
 // split into several queries.

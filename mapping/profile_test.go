@@ -94,7 +94,7 @@ func TestCommonStatements(t *testing.T) {
 			t.Errorf("%s: common.extra.sql not applied", d)
 		}
 	}
-	if got := strings.Join(p.Dialects(), ","); got != "mysql,postgres,sqlite,sqlserver" {
+	if got := strings.Join(p.Dialects(), ","); got != "firebird,mysql,postgres,sqlite,sqlserver" {
 		t.Errorf("Dialects = %s (common is not a dialect)", got)
 	}
 }

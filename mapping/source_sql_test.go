@@ -78,7 +78,7 @@ func newSource(t *testing.T, db *sql.DB, dialect, profile string, warns *[]mappi
 }
 
 func TestDemoProfileReadsDemoMIS(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			sz := testSizes()

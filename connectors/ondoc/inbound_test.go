@@ -90,7 +90,7 @@ func booking(id string, doctor, patient, service int, start time.Time, minutes i
 }
 
 func TestInboundBookings(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			m := newMIS(t, dialect)
@@ -179,7 +179,7 @@ func TestInboundBookings(t *testing.T) {
 // Two connectors (two medsync instances, or a retry racing the first attempt) book the
 // same slot at once: exactly one wins.
 func TestInboundSameSlotConcurrent(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			m := newMIS(t, dialect)
 			at := time.Date(2027, 12, 16, 11, 0, 0, 0, time.FixedZone("+03:00", 3*3600))

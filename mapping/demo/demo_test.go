@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,8 +89,8 @@ func TestSchemaEveryDialect(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Schema("firebird"); err == nil {
-		t.Error("Schema(firebird) returned no error")
+	if _, err := Schema("oracle"); err == nil {
+		t.Error("Schema(oracle) returned no error")
 	}
 }
 
@@ -453,7 +454,7 @@ func checkSeeded(t *testing.T, db *sql.DB, dialect string, sz Sizes, st Stats) {
 }
 
 func TestSeedEveryDialect(t *testing.T) {
-	for _, d := range []string{SQLite, Postgres, MySQL} {
+	for _, d := range []string{SQLite, Postgres, MySQL, Firebird} {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			sz := smallSizes()
@@ -615,6 +616,49 @@ func TestInitPostgres(t *testing.T) {
 	}
 }
 
+// TestInitFirebird: `medsync demo init` with driver = firebird creates the database file
+// when it is missing, seeds it, and refuses a second run.
+func TestInitFirebird(t *testing.T) {
+	dsn := TestFirebird(t, "UTF8")
+	db, err := sql.Open("firebirdsql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	sz := Sizes{Branches: 1, Doctors: 3, Patients: 20, Appointments: 50, Today: testToday, BadRows: true}
+	if _, err := Init(context.Background(), "firebird", dsn, sz); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(context.Background(), "firebird", dsn, sz); !errors.Is(err, ErrExists) {
+		t.Errorf("second Init: %v, want ErrExists", err)
+	}
+	sz.Replace = true
+	if _, err := Init(context.Background(), "firebird", dsn, sz); err != nil {
+		t.Errorf("Init with Replace: %v", err)
+	}
+	// A database that does not exist yet is created.
+	missing := strings.Replace(dsn, ".fdb", "_new.fdb", 1)
+	u, _ := url.Parse("firebird://" + missing)
+	t.Cleanup(func() { os.Remove(u.Path) })
+	if _, err := Init(context.Background(), "firebird", missing, sz); err != nil {
+		t.Errorf("Init of a missing database: %v", err)
+	}
+}
+
+// TestInitEveryConfigDriverName: demo init takes the driver names config.ini takes
+// (postgres was refused with `sql: unknown driver "postgres"`).
+func TestInitEveryConfigDriverName(t *testing.T) {
+	sz := Sizes{Branches: 1, Doctors: 2, Patients: 10, Appointments: 10, Today: testToday}
+	for _, c := range []struct{ dialect, driver string }{{Postgres, "postgres"}, {Postgres, "postgresql"}, {MySQL, "mariadb"}, {SQLite, "sqlite3"}, {Firebird, "firebird"}} {
+		t.Run(c.driver, func(t *testing.T) {
+			_, _, dsn := TestDB(t, c.dialect)
+			if _, err := Init(context.Background(), c.driver, dsn, sz); err != nil {
+				t.Fatalf("Init(%s): %v", c.driver, err)
+			}
+		})
+	}
+}
+
 func modifyDate(t *testing.T, db *sql.DB, dialect, table, key string, id int) float64 {
 	t.Helper()
 	var v float64
@@ -625,7 +669,7 @@ func modifyDate(t *testing.T, db *sql.DB, dialect, table, key string, id int) fl
 }
 
 func TestMutations(t *testing.T) {
-	for _, d := range []string{SQLite, Postgres, MySQL} {
+	for _, d := range []string{SQLite, Postgres, MySQL, Firebird} {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
 			sz := Sizes{Branches: 2, Doctors: 4, Patients: 30, Appointments: 100, Days: 10, Today: time.Now(), Seed: 5}

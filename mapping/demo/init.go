@@ -2,38 +2,27 @@ package demo
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	// Drivers of the dialects the demo MIS runs on here. SQL Server's driver is
-	// registered by the binary that needs it.
-	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	"medsync/mapping"
 )
 
 // ErrExists is returned (wrapped) by Init when the database already holds demo tables
 // and Sizes.Replace is not set.
 var ErrExists = errors.New("the database already has demo MIS tables")
 
-// DialectOf maps a database/sql driver name to the demo dialect: "sqlite" → sqlite,
-// "pgx"/"postgres" → postgres, "mysql" → mysql, "sqlserver"/"mssql" → sqlserver.
+// DialectOf maps a driver name as config.ini or database/sql spells it to the demo
+// dialect (mapping.Dialect: postgres/pgx → postgres, firebird/firebirdsql → firebird…).
 func DialectOf(driver string) (string, error) {
-	switch strings.ToLower(driver) {
-	case "sqlite", "sqlite3":
-		return SQLite, nil
-	case "pgx", "postgres", "postgresql":
-		return Postgres, nil
-	case "mysql", "mariadb":
-		return MySQL, nil
-	case "sqlserver", "mssql":
-		return SQLServer, nil
+	d, err := mapping.Dialect(driver)
+	if err != nil {
+		return "", fmt.Errorf("demo MIS: %w", err)
 	}
-	return "", fmt.Errorf("demo MIS: unknown database driver %q (use sqlite, pgx, mysql or sqlserver)", driver)
+	return d, checkDialect(d)
 }
 
 // SQLitePath is the file path inside a SQLite DSN ("file:demo.db?_pragma=..." or a
@@ -49,8 +38,9 @@ func SQLitePath(dsn string) string {
 	return p
 }
 
-// Init opens the database of driver and dsn, creates the demo MIS schema and seeds it
-// with sizes. For SQLite it creates the file's folder. It refuses a database that
+// Init opens the database of driver and dsn (a driver name as config.ini spells it, or
+// the database/sql one), creates the demo MIS schema and seeds it with sizes. For
+// SQLite it creates the file's folder; for Firebird the database when it is missing. It refuses a database that
 // already has demo tables (the error wraps ErrExists) unless sizes.Replace is set, in
 // which case it drops and recreates them. It is what `medsync demo init` runs.
 func Init(ctx context.Context, driver, dsn string, sizes Sizes) (Stats, error) {
@@ -67,14 +57,20 @@ func Init(ctx context.Context, driver, dsn string, sizes Sizes) (Stats, error) {
 			}
 		}
 	}
-	db, err := sql.Open(driver, dsn)
+	db, _, err := mapping.OpenDB(ctx, driver, dsn)
+	if err != nil && dialect == Firebird {
+		// A Firebird database is a file the server creates: make it when it is missing
+		// (CreateFirebirdDatabase never overwrites one that exists).
+		if cerr := mapping.CreateFirebirdDatabase(ctx, dsn); cerr == nil {
+			db, _, err = mapping.OpenDB(ctx, driver, dsn)
+		} else {
+			err = fmt.Errorf("%w; creating it instead failed too: %v", err, cerr)
+		}
+	}
 	if err != nil {
-		return Stats{}, fmt.Errorf("demo MIS: opening the %s database: %w", driver, err)
+		return Stats{}, fmt.Errorf("demo MIS: %w", err)
 	}
 	defer db.Close()
-	if err := db.PingContext(ctx); err != nil {
-		return Stats{}, fmt.Errorf("demo MIS: connecting to the %s database (check the DSN and that the server runs): %w", driver, err)
-	}
 	existing, err := ExistingTables(ctx, db, dialect)
 	if err != nil {
 		return Stats{}, err

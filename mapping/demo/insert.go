@@ -29,6 +29,8 @@ func newInserter(ctx context.Context, tx *sql.Tx, dialect, table string, cols ..
 		batch = 100
 	case SQLServer:
 		batch = min(500, 2000/len(cols)) // 2100 parameters at most per statement
+	case Firebird:
+		batch = 1 // Firebird 3 has no multi-row VALUES: one prepared INSERT per row
 	}
 	return &inserter{ctx: ctx, tx: tx, dialect: dialect, table: table, cols: cols, batch: batch,
 		args: make([]any, 0, batch*len(cols))}

@@ -1,6 +1,6 @@
 // Package demo is medsync's embedded demo MIS: a legacy-style clinic database modelled
 // on ArchiMed+ (upper-case tables, OLE dates, day fractions, MODIFYDATE versions) with
-// DDL for SQLite, PostgreSQL, MySQL/MariaDB and SQL Server, a fast deterministic seeder
+// DDL for SQLite, PostgreSQL, MySQL/MariaDB, SQL Server and Firebird, a fast deterministic seeder
 // of realistic Russian data (including a few deliberately bad rows), the logic behind
 // `medsync demo init`, mutation helpers that tests and README demos use to change the
 // MIS the way a registrar would, and TestDB, which gives other packages' tests a fresh
@@ -24,10 +24,11 @@ const (
 	Postgres  = "postgres"
 	MySQL     = "mysql"
 	SQLServer = "sqlserver"
+	Firebird  = "firebird"
 )
 
 // Dialects lists the dialects the demo schema exists in.
-var Dialects = []string{SQLite, Postgres, MySQL, SQLServer}
+var Dialects = []string{SQLite, Postgres, MySQL, SQLServer, Firebird}
 
 // The base schema of each dialect is schema_<dialect>.sql; other packages' engineers add
 // their own tables as schema_<dialect>.<part>.sql files in this folder, picked up here.
@@ -171,8 +172,15 @@ func DropSchema(ctx context.Context, db *sql.DB, dialect string) error {
 	if err != nil {
 		return err
 	}
+	drop := "DROP TABLE IF EXISTS "
+	if dialect == Firebird { // Firebird 3 has no DROP TABLE IF EXISTS
+		drop = "DROP TABLE "
+		if tables, err = ExistingTables(ctx, db, dialect); err != nil {
+			return err
+		}
+	}
 	for i := len(tables) - 1; i >= 0; i-- {
-		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+tables[i]); err != nil {
+		if _, err := db.ExecContext(ctx, drop+tables[i]); err != nil {
 			return fmt.Errorf("demo MIS: dropping table %s: %w", tables[i], err)
 		}
 	}
@@ -196,6 +204,8 @@ func ExistingTables(ctx context.Context, db *sql.DB, dialect string) ([]string, 
 		q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND UPPER(table_name) = UPPER(?)"
 	case SQLServer:
 		q = "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES WHERE UPPER(TABLE_NAME) = UPPER(@p1)"
+	case Firebird:
+		q = "SELECT COUNT(*) FROM RDB$RELATIONS WHERE RDB$SYSTEM_FLAG = 0 AND TRIM(RDB$RELATION_NAME) = UPPER(CAST(? AS VARCHAR(63)))"
 	}
 	var out []string
 	for _, t := range tables {

@@ -15,13 +15,17 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"medsync/mapping"
 )
 
-// Defaults of TestDB's servers; MEDSYNC_TEST_PG_DSN and MEDSYNC_TEST_MYSQL_DSN override
-// them (a postgres:// URL, and a go-sql-driver/mysql DSN).
+// Defaults of TestDB's servers; MEDSYNC_TEST_PG_DSN, MEDSYNC_TEST_MYSQL_DSN and
+// MEDSYNC_TEST_FB_DSN override them (a postgres:// URL, a go-sql-driver/mysql DSN, and a
+// Firebird DSN whose path is the server-side folder the test databases are created in).
 const (
 	defaultPGDSN    = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	defaultMySQLDSN = "root@tcp(127.0.0.1:3306)/"
+	defaultFBDSN    = "sysdba:masterkey@127.0.0.1:3050/var/lib/firebird/3.0/data"
 )
 
 // TestDB gives a test a fresh, empty database of dialect ("sqlite", "postgres",
@@ -32,6 +36,9 @@ const (
 //     server of MEDSYNC_TEST_PG_DSN), dropped in t.Cleanup after its connections end;
 //   - mysql: the same on 127.0.0.1:3306 as root (or MEDSYNC_TEST_MYSQL_DSN), with
 //     parseTime=false&multiStatements=false.
+//   - firebird: a new database file <name>.fdb created through the driver on the
+//     Firebird server at 127.0.0.1:3050 as SYSDBA (or MEDSYNC_TEST_FB_DSN), default
+//     character set UTF8; its file is removed in t.Cleanup when the server is local.
 //
 // When the server cannot be reached the test is skipped with a message saying how to
 // start it — or fails when the environment has CI=true.
@@ -45,8 +52,10 @@ func TestDB(t testing.TB, dialect string) (db *sql.DB, driver, dsn string) {
 		driver, dsn = "pgx", testPostgres(t)
 	case MySQL:
 		driver, dsn = "mysql", testMySQL(t)
+	case Firebird:
+		driver, dsn = "firebirdsql", TestFirebird(t, "UTF8")
 	default:
-		t.Fatalf("demo.TestDB: dialect %q is not available for tests (use sqlite, postgres or mysql)", dialect)
+		t.Fatalf("demo.TestDB: dialect %q is not available for tests (use sqlite, postgres, mysql or firebird)", dialect)
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
@@ -173,4 +182,48 @@ func testMySQL(t testing.TB) string {
 		sep = "&"
 	}
 	return dsn + sep + "parseTime=false&multiStatements=false"
+}
+
+// TestFirebird creates an empty Firebird database of the given default character set
+// (UTF8, WIN1251…) for the test and returns its DSN (connection charset the same).
+// The database is created through the driver (firebirdsql_createdb) on the server of
+// MEDSYNC_TEST_FB_DSN or 127.0.0.1:3050 as SYSDBA/masterkey, and its file is removed
+// in t.Cleanup. Unreachable server: skipped, or failed when CI=true.
+func TestFirebird(t testing.TB, charset string) string {
+	t.Helper()
+	admin := os.Getenv("MEDSYNC_TEST_FB_DSN")
+	if admin == "" {
+		admin = defaultFBDSN
+	}
+	u, err := url.Parse("firebird://" + strings.TrimPrefix(admin, "firebird://"))
+	if err != nil || u.User == nil {
+		t.Fatalf("demo.TestDB: MEDSYNC_TEST_FB_DSN must be user:password@host:port/folder, got %q", admin)
+	}
+	dir := strings.TrimRight(u.Path, "/")
+	file := dir + "/" + testDBName(t) + ".fdb"
+	u.Path = file
+	q := u.Query()
+	q.Set("charset", charset)
+	u.RawQuery = q.Encode()
+	dsn := strings.TrimPrefix(u.String(), "firebird://")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := mapping.CreateFirebirdDatabase(ctx, dsn); err != nil {
+		unreachable(t, fmt.Sprintf("cannot create a Firebird test database %s on %s as %s; install and start Firebird 3 "+
+			"(`apt-get install firebird3.0-server`, then `.ci/run` sets SYSDBA's password to masterkey and starts it) "+
+			"or set MEDSYNC_TEST_FB_DSN to user:password@host:port/folder of a server that may create databases there",
+			file, u.Host, u.User.Username()), err)
+	}
+	t.Cleanup(func() {
+		// Every connection of the test has closed by now (TestDB's Cleanup runs first):
+		// the server has let go of the file.
+		if _, err := os.Stat(file); err == nil {
+			if err := os.Remove(file); err != nil {
+				t.Errorf("demo.TestDB: removing Firebird test database %s: %v", file, err)
+			}
+		} else {
+			t.Logf("demo.TestDB: Firebird test database %s is not on this machine; drop it on %s", file, u.Host)
+		}
+	})
+	return dsn
 }

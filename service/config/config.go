@@ -79,6 +79,7 @@ const (
 	DriverPostgres  = "postgres"
 	DriverMySQL     = "mysql"
 	DriverSQLite    = "sqlite"
+	DriverFirebird  = "firebird"
 )
 
 // Profiles built into medsync; any other [mis] profile value is a folder.
@@ -240,7 +241,7 @@ var (
 	registrarKeys = []string{"enabled", "tls_cert", "tls_key", "allow_plain_http_on_lan", "session_lifetime",
 		"login_max_failures", "lockout_initial", "lockout_max"}
 	sectionNames = []string{"service", "mis", "guard", "dispatch", "linkcodes", "registrar", "connector.NAME"}
-	drivers      = []string{DriverSQLServer, DriverPostgres, DriverMySQL, DriverSQLite}
+	drivers      = []string{DriverSQLServer, DriverPostgres, DriverMySQL, DriverSQLite, DriverFirebird}
 	envRef       = regexp.MustCompile(`\$\{env:([^}]*)\}`)
 	instanceName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 )
@@ -567,7 +568,13 @@ func (cfg *Config) loadMIS(l *loader, sec *ini.Section) {
 	s := l.readSection("mis", sec, misKeys, nil)
 	m := &cfg.MIS
 	if s.has("driver") {
-		m.Driver = s.oneOf("driver", "", drivers...)
+		// Every spelling mapping.Dialect knows (postgresql, pgx, mariadb, mssql,
+		// firebirdsql…) is stored as its dialect name, the one the rest of medsync uses.
+		if d, err := mapping.Dialect(s.vals["driver"]); err == nil {
+			m.Driver = d
+		} else {
+			m.Driver = s.oneOf("driver", "", drivers...)
+		}
 	} else {
 		l.errf("mis", "driver", "is required; allowed: %s", strings.Join(drivers, ", "))
 	}

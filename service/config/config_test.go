@@ -51,13 +51,13 @@ func TestLoadErrors(t *testing.T) {
 		text string
 		want []string // substrings of the error
 	}{
-		{"typo suggests key", "[mis]\ndrvier = sqlite\ndsn = x.db\n", []string{"config.ini: [mis] drvier: unknown key; did you mean \"driver\"?", "[mis] driver: is required; allowed: sqlserver, postgres, mysql, sqlite"}},
+		{"typo suggests key", "[mis]\ndrvier = sqlite\ndsn = x.db\n", []string{"config.ini: [mis] drvier: unknown key; did you mean \"driver\"?", "[mis] driver: is required; allowed: sqlserver, postgres, mysql, sqlite, firebird"}},
 		{"typo in service", minimal + "[service]\nintervall = 5\n", []string{"[service] intervall: unknown key; did you mean \"interval\"?"}},
 		{"part of keys", minimal + "[connector.testpeer]\nserver = x\norg = 1\n", []string{"[connector.testpeer] org: unknown key; did you mean \"org.*.inbox\" or \"org.*.password\"?"}},
 		{"far-off key lists allowed", minimal + "[guard]\nfoo = 1\n", []string{"[guard] foo: unknown key; allowed: max_delete_share, min_delete_count"}},
 		{"missing mis", "[service]\ninterval = 5\n", []string{"[mis] section is missing"}},
 		{"missing dsn", "[mis]\ndriver = postgres\n", []string{"[mis] dsn: is required"}},
-		{"bad driver", "[mis]\ndriver = oracle\ndsn = x\n", []string{"[mis] driver: \"oracle\" is not allowed; allowed: sqlserver, postgres, mysql, sqlite"}},
+		{"bad driver", "[mis]\ndriver = oracle\ndsn = x\n", []string{"[mis] driver: \"oracle\" is not allowed; allowed: sqlserver, postgres, mysql, sqlite, firebird"}},
 		{"interval 0", minimal + "[service]\ninterval = 0\n", []string{"[service] interval: 0 is out of range; allowed: 1..1440"}},
 		{"interval not a number", minimal + "[service]\ninterval = 5m\n", []string{"[service] interval: \"5m\" is not a whole number"}},
 		{"interval and schedule", minimal + "[service]\ninterval = 5\nschedule = @every 2m\n", []string{"[service] interval, schedule: both are set"}},
@@ -316,6 +316,8 @@ func TestMaskDSN(t *testing.T) {
 		{"mysql", "medsync:p@ss:w/rd@tcp(127.0.0.1:3306)/mis?charset=utf8mb4&parseTime=true", "medsync:******@tcp(127.0.0.1:3306)/mis?charset=utf8mb4&parseTime=true", []string{"p@ss:w/rd"}},
 		{"mysql", "medsync@tcp(host)/db", "medsync@tcp(host)/db", nil},
 		{"sqlite", "/opt/medsync/demo/demo.db", "/opt/medsync/demo/demo.db", nil},
+		{"firebird", "SYSDBA:fb-Secret1@mis-srv:3050/var/db/clinic.fdb?charset=WIN1251", "SYSDBA:******@mis-srv:3050/var/db/clinic.fdb?charset=WIN1251", []string{"fb-Secret1"}},
+		{"firebird", "medsync:p%40ss@mis-srv/C:/Data/CLINIC.FDB", "medsync:******@mis-srv/C:/Data/CLINIC.FDB", []string{"p%40ss", "p@ss"}},
 	}
 	for _, tt := range tests {
 		got, secrets := maskDSN(tt.driver, tt.dsn)

@@ -20,6 +20,10 @@ func maskDSN(driver, dsn string) (string, []string) {
 	switch {
 	case driver == "sqlite":
 		return dsn, nil
+	case driver == "firebird" && !strings.Contains(dsn, "://"):
+		// user:password@host:3050/path.fdb: masked as the URL it is without its scheme.
+		m, s := maskURL("firebird://" + dsn)
+		return strings.TrimPrefix(m, "firebird://"), s
 	case strings.Contains(dsn, "://"):
 		return maskURL(dsn)
 	case driver == "mysql":

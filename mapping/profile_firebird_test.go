@@ -1,0 +1,132 @@
+package mapping_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"medsync/connectors"
+	"medsync/mapping"
+	"medsync/mapping/demo"
+)
+
+// TestFirebirdBookLockBlocks: the demo profile's write.book_lock on Firebird really
+// locks the doctor's row when the connector runs it with Exec (a plain SELECT … WITH
+// LOCK takes no lock unless its row is fetched): a second transaction waits for it.
+func TestFirebirdBookLockBlocks(t *testing.T) {
+	sz := demo.Sizes{Branches: 1, Doctors: 2, Patients: 5, Appointments: 5, Days: 5, Today: time.Now(), Seed: 3}
+	db, _, _, _ := demo.TestMIS(t, demo.Firebird, sz)
+	p, err := mapping.LoadProfile("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := mapping.NewWriter(db, mapping.DialectFirebird, p)
+	ctx := context.Background()
+	var doctor int
+	if err := db.QueryRowContext(ctx, "SELECT MIN(DOCT_ID) FROM DOCTORS").Scan(&doctor); err != nil {
+		t.Fatal(err)
+	}
+	lock := func(ctx context.Context, tx connectors.MISTx) error {
+		_, err := tx.Exec(ctx, "write.book_lock", map[string]any{"doctor_id": doctor})
+		return err
+	}
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- w.Tx(ctx, func(tx connectors.MISTx) error {
+			if err := lock(ctx, tx); err != nil {
+				close(held)
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	// While the first transaction holds the lock, a second one cannot take it.
+	short, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	err = w.Tx(short, func(tx connectors.MISTx) error { return lock(short, tx) })
+	cancel()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("first lock: %v", err)
+	}
+	if err == nil {
+		t.Fatal("a second transaction took the doctor's lock while the first held it")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, sql.ErrConnDone) && !strings.Contains(err.Error(), "deadline") &&
+		!strings.Contains(strings.ToLower(err.Error()), "lock") && !strings.Contains(strings.ToLower(err.Error()), "conflict") {
+		t.Errorf("second lock failed for another reason: %v", err)
+	}
+	// Released: the next transaction takes it at once.
+	if err := w.Tx(ctx, func(tx connectors.MISTx) error { return lock(ctx, tx) }); err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+}
+
+// TestFirebirdWIN1251 reads a Firebird database whose default character set is WIN1251
+// (as Инфоклиника and other long-lived MIS create them): Cyrillic names come out the
+// same through a WIN1251 connection (the driver decodes) and a UTF8 one (the server
+// converts), and equal to what was written.
+func TestFirebirdWIN1251(t *testing.T) {
+	ctx := context.Background()
+	dsn := demo.TestFirebird(t, "WIN1251")
+	sz := testSizes()
+	seed, err := sql.Open("firebirdsql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seed.Close()
+	if err := demo.CreateSchema(ctx, seed, demo.Firebird); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.Seed(ctx, seed, demo.Firebird, sz); err != nil {
+		t.Fatal(err)
+	}
+	var cs string
+	if err := seed.QueryRowContext(ctx, "SELECT TRIM(RDB$CHARACTER_SET_NAME) FROM RDB$DATABASE").Scan(&cs); err != nil || cs != "WIN1251" {
+		t.Fatalf("database character set %q (%v), want WIN1251", cs, err)
+	}
+	const name = "Ёлкина-Щукина"
+	if _, err := seed.ExecContext(ctx, "UPDATE CLIENTS SET LASTNAME = ? WHERE PCODE = 1", name); err != nil {
+		t.Fatal(err)
+	}
+	w := testWindow(sz)
+	read := func(connCharset string) map[string]string {
+		t.Helper()
+		d := strings.Replace(dsn, "charset=WIN1251", "charset="+connCharset, 1)
+		db, dialect, err := mapping.OpenDB(ctx, "firebird", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		src := newSource(t, db, dialect, "demo", nil, time.Date(2025, 3, 20, 12, 0, 0, 0, moscow))
+		return readAll(t, src, mapping.EntityPatient, w).records
+	}
+	viaWin, viaUTF := read("WIN1251"), read("UTF8")
+	if len(viaWin) == 0 || len(viaWin) != len(viaUTF) {
+		t.Fatalf("%d patients through WIN1251, %d through UTF8", len(viaWin), len(viaUTF))
+	}
+	for k, v := range viaWin {
+		if viaUTF[k] != v {
+			t.Fatalf("patient %s: WIN1251 connection %s, UTF8 connection %s", k, v, viaUTF[k])
+		}
+	}
+	var p mapping.Patient
+	if err := json.Unmarshal([]byte(viaWin["1"]), &p); err != nil || p.LastName != name {
+		t.Errorf("patient 1 last name %q (%v), want %q", p.LastName, err, name)
+	}
+	cyr := 0
+	for _, v := range viaWin {
+		if strings.ContainsAny(v, "АБВГДЕЖЗИКЛМНОПРСТУФХЦЧШЩЭЮЯ") {
+			cyr++
+		}
+	}
+	if cyr < len(viaWin)/2 {
+		t.Errorf("only %d of %d patients have Cyrillic text", cyr, len(viaWin))
+	}
+}
