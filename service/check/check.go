@@ -74,6 +74,8 @@ type checker struct {
 	o   Options
 	w   io.Writer
 	rep *Report
+	// registrars counts enabled connectors that take link codes (connectors.LinkRegistrar).
+	registrars int
 }
 
 func (c *checker) add(r Result) {
@@ -128,6 +130,7 @@ func Run(ctx context.Context, cfgPath string, w io.Writer, o Options) *Report {
 	c.statusPort(ctx, cfg)
 	c.mis(ctx, cfg)
 	c.connectors(ctx, cfg)
+	c.linkCodes(ctx, cfg)
 	return c.rep
 }
 
@@ -359,6 +362,9 @@ func (c *checker) connectors(ctx context.Context, cfg *config.Config) {
 		if err != nil {
 			c.fail(name, err, fmt.Sprintf("fix [connector.%s] in %s", cc.Name, cfg.File))
 			continue
+		}
+		if _, ok := conn.(connectors.LinkRegistrar); ok {
+			c.registrars++
 		}
 		ch, ok := conn.(connectors.Checker)
 		if !ok {

@@ -197,6 +197,19 @@ func (m *mailSender) send(ctx context.Context, to, text string) error {
 	msg.SetDate()
 	msg.SetMessageID()
 	msg.SetBodyString(gomail.TypeTextPlain, text)
+	c, err := gomail.NewClient(m.host, m.options()...)
+	if err != nil {
+		return failRU("ошибка настроек почты", fmt.Errorf("smtp %s:%d: %w", m.host, m.port, err))
+	}
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		return failRU("почтовый сервер не принял письмо", fmt.Errorf("smtp %s:%d: %w", m.host, m.port, redactErr(err, m.password)))
+	}
+	return nil
+}
+
+// options are the client options for the configured server: mandatory STARTTLS or
+// implicit TLS, and authentication when a user is set.
+func (m *mailSender) options() []gomail.Option {
 	opts := []gomail.Option{gomail.WithPort(m.port), gomail.WithTimeout(m.timeout), gomail.WithTLSConfig(m.tls)}
 	if m.implicitTLS {
 		opts = append(opts, gomail.WithSSL())
@@ -206,12 +219,5 @@ func (m *mailSender) send(ctx context.Context, to, text string) error {
 	if m.user != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(m.user), gomail.WithPassword(m.password))
 	}
-	c, err := gomail.NewClient(m.host, opts...)
-	if err != nil {
-		return failRU("ошибка настроек почты", fmt.Errorf("smtp %s:%d: %w", m.host, m.port, err))
-	}
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return failRU("почтовый сервер не принял письмо", fmt.Errorf("smtp %s:%d: %w", m.host, m.port, redactErr(err, m.password)))
-	}
-	return nil
+	return opts
 }

@@ -105,6 +105,19 @@ func (f *fakeSMSC) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(v)
 	}
+	if r.Method == http.MethodPost && r.URL.Path == "/sys/balance.php" {
+		// SMSЦентр's balance request: login, psw, fmt=3 → {"balance": "…"}.
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("fmt") != "3" || len(r.URL.Query()) > 0 {
+			answer(map[string]any{"error": "parameters error", "error_code": 1})
+			return
+		}
+		if r.PostForm.Get("login") != f.login || r.PostForm.Get("psw") != f.psw {
+			answer(map[string]any{"error": "authorise error", "error_code": 2})
+			return
+		}
+		answer(map[string]any{"balance": "1250.00"})
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/sys/send.php" {
 		http.Error(w, "not found", http.StatusNotFound)
 		return

@@ -227,6 +227,7 @@ type route struct {
 	dest    string // normalised
 	masked  string
 	bad     string // Russian: why it cannot be used; "" when usable
+	setup   bool   // bad because medsync is not set up for the channel (not the card's fault)
 }
 
 func (s *Service) routes(p *mapping.Patient) []route {
@@ -245,7 +246,7 @@ func (s *Service) routes(p *mapping.Patient) []route {
 				r.masked, r.bad = "«"+raw+"»", "неверный формат номера телефона «"+raw+"» (нужен мобильный: +7 9XX XXX-XX-XX)"
 			}
 			if r.bad == "" && s.sms == nil {
-				r.bad = "отправка SMS не настроена"
+				r.bad, r.setup = "отправка SMS в medsync не настроена (в config.ini нет [linkcodes] sms_url)", true
 			}
 			out = append(out, r)
 		case ChannelEmail:
@@ -260,7 +261,7 @@ func (s *Service) routes(p *mapping.Patient) []route {
 				r.masked, r.bad = "«"+raw+"»", "неверный формат e-mail «"+raw+"»"
 			}
 			if r.bad == "" && s.mail == nil {
-				r.bad = "отправка e-mail не настроена"
+				r.bad, r.setup = "отправка e-mail в medsync не настроена (в config.ini нет [linkcodes] smtp_host)", true
 			}
 			out = append(out, r)
 		}
@@ -277,15 +278,38 @@ func (s *Service) check(p *mapping.Patient) ([]route, error) {
 		return nil, refuseCard("Не хватает: "+strings.Join(ru, ", ")+". Дополните карту пациента в МИС.", "patient %s: card lacks %s", p.ID, strings.Join(en, ", "))
 	}
 	rs := s.routes(p)
-	var why []string
+	var card, setup []string
 	for _, r := range rs {
-		if r.bad == "" {
+		switch {
+		case r.bad == "":
 			return rs, nil
+		case r.setup:
+			setup = append(setup, r.bad)
+		default:
+			card = append(card, r.bad)
 		}
-		why = append(why, r.bad)
 	}
-	return nil, refuseCard("Некуда отправить код: "+strings.Join(why, "; ")+". Исправьте контакты в карте пациента в МИС.",
-		"patient %s: no usable contact (%d given, none deliverable)", p.ID, len(rs))
+	return nil, noRoute(p.ID, card, setup)
+}
+
+// noRoute names who must act when no contact can take the code: the registrar for a
+// card's contacts, the medsync administrator for a channel that is not set up.
+func noRoute(patientID string, card, setup []string) error {
+	admin := "Это настройка medsync, а не ошибка карты пациента: обратитесь к администратору medsync (ИТ-отдел клиники)."
+	switch {
+	case len(card) == 0 && len(setup) > 0:
+		return refuse("Код некуда отправить: "+strings.Join(setup, "; ")+". "+admin,
+			"patient %s: no delivery channel is set up for the card's contacts ([linkcodes] sms_url / smtp_host)", patientID)
+	case len(setup) > 0:
+		return refuseCard("Некуда отправить код: "+strings.Join(card, "; ")+" — исправьте контакты в карте пациента в МИС. Кроме того, "+
+			strings.Join(setup, "; ")+" — сообщите администратору medsync.",
+			"patient %s: contacts unusable and a channel not set up", patientID)
+	case len(card) == 0:
+		return refuseCard("В карте пациента нет ни мобильного телефона, ни e-mail: добавьте контакт в карту пациента в МИС.",
+			"patient %s: no phone or e-mail on the card", patientID)
+	}
+	return refuseCard("Некуда отправить код: "+strings.Join(card, "; ")+". Исправьте контакты в карте пациента в МИС.",
+		"patient %s: no usable contact (%d given, none deliverable)", patientID, len(card))
 }
 
 // Actor names for codes medsync issues on its own.

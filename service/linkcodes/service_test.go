@@ -408,3 +408,25 @@ func TestFind(t *testing.T) {
 		})
 	}
 }
+
+// A channel medsync is not set up for is the administrator's to fix, not the card's:
+// the registrar reads who must act.
+func TestUnconfiguredChannelBlamesTheSetUpNotTheCard(t *testing.T) {
+	e := newEnv(t, demo.SQLite, func(o *Options) {
+		o.Config.SMSURL, o.Config.SMSLogin, o.Config.SMSPassword = "", "", ""
+	})
+	e.addPatient(900010, "Петров", "Пётр", "1980-01-02", "+79161234567", "", 0)
+	e.addPatient(900011, "Орлов", "Олег", "1980-01-02", "+7 495 123-45-67", "", 0)
+	ctx := context.Background()
+	_, err := e.svc.Issue(ctx, "900010", "anna")
+	var le *Error
+	if !errors.As(err, &le) || le.Card || !strings.Contains(le.RU, "отправка SMS в medsync не настроена") ||
+		!strings.Contains(le.RU, "обратитесь к администратору medsync") || strings.Contains(le.RU, "Исправьте контакты") {
+		t.Errorf("valid phone, SMS not set up: %v (%q)", err, RU(err))
+	}
+	// A landline is the card's problem, whatever the set-up.
+	_, err = e.svc.Issue(ctx, "900011", "anna")
+	if !errors.As(err, &le) || !le.Card || !strings.Contains(le.RU, "Исправьте контакты в карте пациента") {
+		t.Errorf("landline: %v (%q)", err, RU(err))
+	}
+}
