@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -58,8 +59,22 @@ type orgConfig struct {
 	FirstRow int
 	LastRow  int // 0: until the data ends
 	Strict   bool
-	Cols     [nFields]int // 1-based column numbers; 0 = not in the file
+	Cols     [nFields]int    // 1-based column numbers; 0 = not in the file (or given by title)
+	Titles   [nFields]string // header titles of the columns given by title instead of letter
 }
+
+// byTitle reports whether any column is given by its header title.
+func (o *orgConfig) byTitle() bool {
+	for _, t := range o.Titles {
+		if t != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// label names the organization for registrars: «name».
+func (o *orgConfig) label() string { return "«" + o.Name + "»" }
 
 // exportConfig is one scheduled export.
 type exportConfig struct {
@@ -74,6 +89,9 @@ type config struct {
 	Strict      bool
 	Settle      time.Duration
 	MaxRows     int
+	MaxUnpacked int64         // bytes
+	MaxEmpty    int           // consecutive empty rows that end a sheet
+	Timeout     time.Duration // one file's import
 	Patronymics convert.PatronymicTable
 	Factors     *factorTable
 	Zone        *time.Location
@@ -97,12 +115,15 @@ var options = []connectors.Option{
 	{Name: "org.*.first_row", Pattern: true, Help: "first data row (after the header); default 2"},
 	{Name: "org.*.last_row", Pattern: true, Help: "last data row; default: until the data ends (trailing empty rows are ignored)"},
 	{Name: "org.*.strict", Pattern: true, Help: "true: one invalid row refuses the whole file (overrides strict)"},
-	{Name: "org.*.col.*", Pattern: true, Help: "column letter of a field: lastname, firstname, middlename, birthdate, sex, phone, position, department, exam_type, conditions, factors; without any col.* the columns are A..K in that order"},
+	{Name: "org.*.col.*", Pattern: true, Help: "column of a field, as a letter (B) or as its header title (Фамилия сотрудника, looked up in the row before first_row): lastname, firstname, middlename, birthdate, sex, phone, position, department, exam_type, conditions, factors; without any col.* the columns are A..K in that order"},
 	{Name: "strict", Default: "false", Help: "true: one invalid row refuses the whole file"},
 	{Name: "settle", Default: "5s", Help: "a file is imported once its size and time stayed the same for this long (Excel or a copy may still be writing it)"},
 	{Name: "max_rows", Default: "100000", Help: "files with more data rows are refused"},
+	{Name: "max_unpacked_mb", Default: "200", Help: "a workbook whose parts unpack to more megabytes is refused before it is read (zip bombs, sheets of a million formatted empty rows)"},
+	{Name: "max_empty_rows", Default: "1000", Help: "this many empty rows in a row end the sheet (the rest is not read)"},
+	{Name: "import_timeout", Default: "10m", Help: "longest time one file's import may take; imports run beside the poll, one file at a time"},
 	{Name: "patronymic_table", Help: "endings of patronymics and the sex they mean, e.g. \"ович=M, евич=M, ич=M, оглы=M, овна=F, евна=F, ична=F, кызы=F\"; default: the built-in table"},
-	{Name: "factors_file", Help: "text file with the harmful-factor codes accepted (one code per line, text after the code is a comment); default: the built-in list (приказ Минздрава № 29н)"},
+	{Name: "factors_file", Help: "text file with the harmful-factor codes accepted when the MIS profile has no write.staff_factors statement (one code per line, text after the code is a comment); default: the built-in list (приказ Минздрава № 29н)"},
 	{Name: "timezone", Help: "IANA zone for 'today' and 'tomorrow' (contract end, exports); default: the server's zone"},
 	{Name: "export.dir", Help: "output folder for scheduled exports; required when an export schedule is set", Writes: connectors.WriteDir},
 	{Name: "export.call_list.schedule", Help: "cron expression (5 fields, e.g. \"0 18 * * *\") for tomorrow's call list per branch; empty: off"},
@@ -121,6 +142,20 @@ func parseConfig(env connectors.Env, cfg *connectors.Values) (*config, error) {
 	}
 	if c.MaxRows, err = cfg.Int("max_rows", 1, 1048576); err != nil {
 		return nil, err
+	}
+	mb, err := cfg.Int("max_unpacked_mb", 1, 4096)
+	if err != nil {
+		return nil, err
+	}
+	c.MaxUnpacked = int64(mb) << 20
+	if c.MaxEmpty, err = cfg.Int("max_empty_rows", 10, 1048576); err != nil {
+		return nil, err
+	}
+	if c.Timeout, err = cfg.Duration("import_timeout"); err != nil {
+		return nil, err
+	}
+	if c.Timeout <= 0 {
+		return nil, cfg.Error("import_timeout", "must be positive, e.g. 10m")
 	}
 	c.Patronymics = convert.DefaultPatronymicTable
 	if s := cfg.String("patronymic_table"); s != "" {
@@ -240,16 +275,30 @@ func parseOrg(env connectors.Env, cfg *connectors.Values, code string) (*orgConf
 	anyCol := false
 	for f := field(0); f < nFields; f++ {
 		key := k("col." + fieldKeys[f])
-		letter := strings.ToUpper(cfg.String(key))
-		if letter == "" {
+		v := strings.TrimSpace(cfg.String(key))
+		if v == "" {
 			continue
 		}
 		anyCol = true
-		n, err := excelize.ColumnNameToNumber(letter)
-		if err != nil {
-			return nil, cfg.Error(key, "%q is not a column letter A..XFD", letter)
+		if isColumnLetter(v) {
+			n, err := excelize.ColumnNameToNumber(strings.ToUpper(v))
+			if err != nil {
+				return nil, cfg.Error(key, "%q is not a column letter A..XFD", v)
+			}
+			o.Cols[f] = n
+			continue
 		}
-		o.Cols[f] = n
+		title := strings.Trim(v, "«»\"' ")
+		if cellRef.MatchString(title) {
+			return nil, cfg.Error(key, "%q looks like a cell, not a column: give the column letter (A) or the header title", v)
+		}
+		if foldTitle(title) == "" {
+			return nil, cfg.Error(key, "%q is neither a column letter (A..XFD) nor a header title", v)
+		}
+		o.Titles[f] = title
+	}
+	if o.byTitle() && o.FirstRow < 2 {
+		return nil, cfg.Error(k("first_row"), "is 1, but columns are given by header title: the header is the row before first_row")
 	}
 	for _, key := range cfg.Keys(k("col.")) {
 		if name := strings.TrimPrefix(key, k("col.")); fieldIndex(name) < 0 {
@@ -262,7 +311,7 @@ func parseOrg(env connectors.Env, cfg *connectors.Values, code string) (*orgConf
 		}
 	}
 	for _, f := range requiredFields {
-		if o.Cols[f] == 0 {
+		if o.Cols[f] == 0 && o.Titles[f] == "" {
 			return nil, cfg.Error(k("col."+fieldKeys[f]), "is required: the column of %s", fieldTitles[f])
 		}
 	}
@@ -277,6 +326,21 @@ func parseOrg(env connectors.Env, cfg *connectors.Values, code string) (*orgConf
 		}
 	}
 	return o, nil
+}
+
+var cellRef = regexp.MustCompile(`^[A-Za-z]{1,3}[0-9]+$`)
+
+// isColumnLetter reports whether v looks like a column letter (1 to 3 latin letters).
+func isColumnLetter(v string) bool {
+	if len(v) == 0 || len(v) > 3 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func validCode(code string) bool {

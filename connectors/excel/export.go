@@ -116,8 +116,8 @@ func applyEvent(ctx context.Context, tx *sql.Tx, ev connectors.Event, today stri
 		if r.Deleted {
 			return exec(`DELETE FROM patient WHERE id = ?`, ev.Key)
 		}
-		return exec(`INSERT OR REPLACE INTO patient (id, name, phone) VALUES (?, ?, ?)`,
-			ev.Key, fullName(r.LastName, r.FirstName, r.MiddleName), r.Phone)
+		return exec(`INSERT OR REPLACE INTO patient (id, name, phone, card) VALUES (?, ?, ?, ?)`,
+			ev.Key, fullName(r.LastName, r.FirstName, r.MiddleName), r.Phone, r.CardNumber)
 	case mapping.EntityShift:
 		var r mapping.Shift
 		if err := json.Unmarshal(ev.Data, &r); err != nil {
@@ -166,7 +166,7 @@ func fullName(parts ...string) string {
 
 // runExports prunes past days and runs every export whose schedule came since its
 // last run. The first time an export is seen it is only scheduled, not run.
-func (c *Connector) runExports(ctx context.Context, log *slog.Logger) error {
+func (c *Connector) runExports(ctx context.Context, log *slog.Logger, host connectors.Host) error {
 	now := c.now().In(c.cfg.Zone)
 	if err := c.st.prune(ctx, now.Format(time.DateOnly)); err != nil {
 		return err
@@ -188,7 +188,7 @@ func (c *Connector) runExports(ctx context.Context, log *slog.Logger) error {
 		var path string
 		switch e.Name {
 		case exportCallList:
-			path, err = c.exportCallList(ctx, now)
+			path, err = c.exportCallList(ctx, now, host)
 		case exportDoctorsWeek:
 			path, err = c.exportDoctorsWeek(ctx, now)
 		}
@@ -256,16 +256,19 @@ func sheetName(s string, used map[string]bool) string {
 type callRow struct {
 	branch, branchName   string
 	start                time.Time
+	patientID, card      string
 	patient, phone       string
 	doctor, spec, room   string
 	comment, appointment string
 }
 
-// exportCallList writes tomorrow's booked appointments, one sheet per branch.
-func (c *Connector) exportCallList(ctx context.Context, now time.Time) (string, error) {
+// exportCallList writes tomorrow's booked appointments, one sheet per branch. Every
+// row names the patient (and card number) and a phone: a patient the connector has not
+// received yet is looked up in the engine's synced records.
+func (c *Connector) exportCallList(ctx context.Context, now time.Time, host connectors.Host) (string, error) {
 	day := now.AddDate(0, 0, 1).Format(time.DateOnly)
 	rows, err := c.st.db.QueryContext(ctx, `
-		SELECT a.branch_id, COALESCE(b.name, ''), a.start, COALESCE(p.name, ''), COALESCE(p.phone, ''),
+		SELECT a.branch_id, COALESCE(b.name, ''), a.start, a.patient_id, COALESCE(p.card, ''), COALESCE(p.name, ''), COALESCE(p.phone, ''),
 		       COALESCE(d.name, ''), COALESCE(s.name, ''), a.room, a.comment, a.id
 		FROM appointment a
 		LEFT JOIN branch b ON b.id = a.branch_id
@@ -282,7 +285,7 @@ func (c *Connector) exportCallList(ctx context.Context, now time.Time) (string, 
 	for rows.Next() {
 		var r callRow
 		var start string
-		if err := rows.Scan(&r.branch, &r.branchName, &start, &r.patient, &r.phone, &r.doctor, &r.spec, &r.room, &r.comment, &r.appointment); err != nil {
+		if err := rows.Scan(&r.branch, &r.branchName, &start, &r.patientID, &r.card, &r.patient, &r.phone, &r.doctor, &r.spec, &r.room, &r.comment, &r.appointment); err != nil {
 			return "", err
 		}
 		if r.start, err = time.Parse(time.RFC3339, start); err != nil {
@@ -296,14 +299,16 @@ func (c *Connector) exportCallList(ctx context.Context, now time.Time) (string, 
 	if err := rows.Err(); err != nil {
 		return "", err
 	}
+	if err := fillPatients(ctx, host, all); err != nil {
+		return "", err
+	}
 	f := excelize.NewFile()
 	defer f.Close()
 	st, err := newStyles(f)
 	if err != nil {
 		return "", err
 	}
-	headers := []string{"Дата", "Время", "Пациент", "Телефон", "Врач", "Специальность", "Кабинет", "Комментарий", "Результат звонка"}
-	widths := []float64{11, 7, 34, 16, 32, 22, 9, 30, 24}
+	headers := []string{"Дата", "Время", "Пациент", "Карта", "Телефон", "Врач", "Специальность", "Кабинет", "Комментарий", "Результат звонка"}
 	used := map[string]bool{}
 	first := true
 	writeSheet := func(title string, items []callRow) error {
@@ -327,10 +332,10 @@ func (c *Connector) exportCallList(ctx context.Context, now time.Time) (string, 
 			data = append(data, []any{
 				excelize.Cell{StyleID: st.date, Value: local},
 				excelize.Cell{StyleID: st.time, Value: tod},
-				r.patient, excelize.Cell{StyleID: st.text, Value: phone}, r.doctor, r.spec, r.room, r.comment, "",
+				r.patient, excelize.Cell{StyleID: st.text, Value: r.card}, excelize.Cell{StyleID: st.text, Value: phone}, r.doctor, r.spec, r.room, r.comment, "",
 			})
 		}
-		return writeTable(f, st, name, headers, widths, data)
+		return writeTable(f, st, name, headers, data, map[int]float64{9: 30})
 	}
 	if len(all) == 0 {
 		if err := writeSheet("Записи", nil); err != nil {
@@ -411,8 +416,7 @@ func (c *Connector) exportDoctorsWeek(ctx context.Context, now time.Time) (strin
 		return "", err
 	}
 	headers := []string{"Филиал", "Врач", "Специальность", "Дата", "День недели", "Начало", "Окончание", "Перерыв", "Кабинет", "Записано"}
-	widths := []float64{26, 32, 22, 11, 12, 8, 10, 12, 9, 9}
-	if err := writeTable(f, st, sheet, headers, widths, data); err != nil {
+	if err := writeTable(f, st, sheet, headers, data, nil); err != nil {
 		return "", err
 	}
 	path := filepath.Join(c.cfg.ExportDir, doctorsPrefix+from+"_"+to+".xlsx")
@@ -425,25 +429,33 @@ func dayFraction(t time.Time) float64 { return float64(t.Hour()*60+t.Minute()) /
 var weekdays = [...]string{"воскресенье", "понедельник", "вторник", "среда", "четверг", "пятница", "суббота"}
 
 // writeTable writes a header row and data with the stream writer: frozen header,
-// autofilter, column widths.
-func writeTable(f *excelize.File, st *styles, sheet string, headers []string, widths []float64, data [][]any) error {
+// autofilter, column widths fitted to the contents (minWidth: at least that wide, e.g.
+// an empty column to write in), printing landscape one page wide with the header row
+// repeated.
+func writeTable(f *excelize.File, st *styles, sheet string, headers []string, data [][]any, minWidth map[int]float64) error {
+	w := newWidths(headers)
+	for i, m := range minWidth {
+		w.w[i] = max(w.w[i], m)
+	}
+	for _, row := range data {
+		for i, v := range row {
+			w.fit(i, cellText(v))
+		}
+	}
+	if err := printSetup(f, sheet); err != nil {
+		return err
+	}
 	sw, err := f.NewStreamWriter(sheet)
 	if err != nil {
 		return err
 	}
-	for i, w := range widths {
-		if err := sw.SetColWidth(i+1, i+1, w); err != nil {
-			return err
-		}
+	if err := w.apply(sw); err != nil {
+		return err
 	}
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
-	head := make([]any, len(headers))
-	for i, h := range headers {
-		head[i] = excelize.Cell{StyleID: st.header, Value: h}
-	}
-	if err := sw.SetRow("A1", head); err != nil {
+	if err := sw.SetRow("A1", headerCells(st, headers), excelize.RowOpts{Height: w.headerHeight()}); err != nil {
 		return err
 	}
 	for i, row := range data {
@@ -457,4 +469,67 @@ func writeTable(f *excelize.File, st *styles, sheet string, headers []string, wi
 	}
 	last, _ := excelize.CoordinatesToCellName(len(headers), len(data)+1)
 	return f.AutoFilter(sheet, "A1:"+last, nil)
+}
+
+// cellText is how wide a value shows: dates and times as dd.mm.yyyy and hh:mm.
+func cellText(v any) string {
+	if c, ok := v.(excelize.Cell); ok {
+		v = c.Value
+	}
+	switch x := v.(type) {
+	case time.Time:
+		return "00.00.0000"
+	case float64:
+		return "00:00"
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// fillPatients names the patients of call-list rows the connector has no patient event
+// for, from the engine's synced records; a patient not known at all is named by card
+// id so the registrar can find the card.
+func fillPatients(ctx context.Context, host connectors.Host, rows []callRow) error {
+	missing := map[string][]int{}
+	for i, r := range rows {
+		if r.patient == "" && r.patientID != "" {
+			missing[r.patientID] = append(missing[r.patientID], i)
+		}
+	}
+	if len(missing) > 0 && host != nil {
+		err := host.Records(ctx, mapping.EntityPatient, func(key string, data json.RawMessage) error {
+			idx, ok := missing[key]
+			if !ok {
+				return nil
+			}
+			var p mapping.Patient
+			if json.Unmarshal(data, &p) != nil {
+				return nil
+			}
+			for _, i := range idx {
+				rows[i].patient = fullName(p.LastName, p.FirstName, p.MiddleName)
+				rows[i].phone, rows[i].card = p.Phone, p.CardNumber
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("call list: patients from the state store: %w", err)
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		if r.patient == "" {
+			if r.patientID == "" {
+				r.patient = "пациент не указан в записи"
+			} else {
+				r.patient = "пациент с кодом " + r.patientID + " (нет в данных medsync — найдите карту в МИС)"
+			}
+		}
+		if r.card == "" {
+			r.card = r.patientID
+		}
+	}
+	return nil
 }

@@ -82,14 +82,14 @@ func TestExports(t *testing.T) {
 
 	// First run only schedules; a run after 18:00 writes the files.
 	c.now = func() time.Time { return tomorrow.Add(-7 * time.Hour) } // today 17:00
-	if err := c.Run(ctx, &testHost{log: c.log}); err != nil {
+	if err := runWait(c, ctx, &testHost{log: c.log}); err != nil {
 		t.Fatal(err)
 	}
 	if got := listDir(t, out); len(got) != 0 {
 		t.Fatalf("exported before the schedule: %v", got)
 	}
 	c.now = func() time.Time { return tomorrow.Add(-5 * time.Hour) } // today 19:00
-	if err := c.Run(ctx, &testHost{log: c.log}); err != nil {
+	if err := runWait(c, ctx, &testHost{log: c.log}); err != nil {
 		t.Fatal(err)
 	}
 	day := tomorrow.Format(time.DateOnly)
@@ -104,10 +104,10 @@ func TestExports(t *testing.T) {
 		t.Errorf("sheets %q", sheets)
 	}
 	rows, _ := f.GetRows("Клиника на Ленина")
-	if len(rows) != 2 || rows[1][2] != "Иванов Иван Иванович" || rows[1][3] != "+79221234567" || rows[1][1] != "09:30" || rows[1][6] != "12" {
+	if len(rows) != 2 || rows[1][2] != "Иванов Иван Иванович" || rows[1][4] != "+79221234567" || rows[1][1] != "09:30" || rows[1][7] != "12" {
 		t.Errorf("Ленина rows: %q", rows)
 	}
-	if rows[0][0] != "Дата" || rows[0][3] != "Телефон" {
+	if rows[0][0] != "Дата" || rows[0][3] != "Карта" || rows[0][4] != "Телефон" {
 		t.Errorf("headers %q", rows[0])
 	}
 	typ, _ := f.GetCellType("Клиника на Ленина", "A2")
@@ -115,7 +115,7 @@ func TestExports(t *testing.T) {
 	if typ == excelize.CellTypeSharedString || typ == excelize.CellTypeInlineString || strings.Contains(raw, ".") && !strings.Contains(raw, "E") && len(raw) < 5 {
 		t.Errorf("date cell is not a real date: type %v raw %q", typ, raw)
 	}
-	if ptype, _ := f.GetCellType("Клиника на Ленина", "D2"); ptype != excelize.CellTypeSharedString && ptype != excelize.CellTypeInlineString {
+	if ptype, _ := f.GetCellType("Клиника на Ленина", "E2"); ptype != excelize.CellTypeSharedString && ptype != excelize.CellTypeInlineString {
 		t.Errorf("phone is not text: %v", ptype)
 	}
 	panes, _ := f.GetPanes("Клиника на Ленина")
@@ -129,7 +129,7 @@ func TestExports(t *testing.T) {
 		}
 	}
 	rows, _ = f.GetRows(other)
-	if len(rows) != 2 || rows[1][3] != "нет телефона" {
+	if len(rows) != 2 || rows[1][4] != "нет телефона" {
 		t.Errorf("Баумана rows %q", rows)
 	}
 
@@ -151,7 +151,7 @@ func TestExports(t *testing.T) {
 	}
 	// Same day again: nothing new (the schedule has not come round).
 	before := listDir(t, out)
-	if err := c.Run(ctx, &testHost{log: c.log}); err != nil {
+	if err := runWait(c, ctx, &testHost{log: c.log}); err != nil {
 		t.Fatal(err)
 	}
 	if after := listDir(t, out); strings.Join(after, ",") != strings.Join(before, ",") {

@@ -2,12 +2,15 @@ package excel
 
 import (
 	"bufio"
+	"context"
 	_ "embed"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+
+	"medsync/connectors"
 )
 
 //go:embed factors_29n.txt
@@ -76,6 +79,96 @@ func parseFactors(r io.Reader, source string) (*factorTable, error) {
 }
 
 func (t *factorTable) Has(code string) bool { return t.codes[code] }
+
+// stmtFactors is the profile statement that returns the MIS's справочник «Вредные
+// факторы»: rows with a column code (and optionally name).
+const stmtFactors = "write.staff_factors"
+
+// misFactors reads the code table from the MIS through write.staff_factors. It returns
+// nil (use the fallback list) when the profile has no such statement or it returns no
+// codes. Codes that are not shaped like "4.2.5" are skipped and counted.
+func misFactors(ctx context.Context, w connectors.MISWriter) (t *factorTable, skipped int, err error) {
+	if w == nil || !w.Has(stmtFactors) {
+		return nil, 0, nil
+	}
+	t = &factorTable{codes: map[string]bool{}, source: "MIS (" + stmtFactors + ")"}
+	err = w.Tx(ctx, func(tx connectors.MISTx) error {
+		rows, err := tx.Query(ctx, stmtFactors, map[string]any{})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		idx := -1
+		for i, c := range cols {
+			if strings.EqualFold(c, "code") {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return fmt.Errorf("returns columns %v; it must return a column named code", cols)
+		}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			if code := normalizeFactor(anyString(vals[idx])); code != "" {
+				t.codes[code] = true
+			} else {
+				skipped++
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", stmtFactors, err)
+	}
+	if len(t.codes) == 0 {
+		return nil, skipped, nil
+	}
+	return t, skipped, nil
+}
+
+// foldCode is the key under which a registrar's correction of a typed code is kept:
+// trimmed, lower case, inner spaces removed.
+func foldCode(s string) string {
+	return strings.ToLower(strings.Join(strings.Fields(s), ""))
+}
+
+// parseCorrection reads what a registrar wrote in «Код из справочника»: one or more
+// codes, or «-»/«нет» for "not a factor, leave it out". Codes not in t are returned in
+// bad.
+func parseCorrection(s string, t *factorTable) (codes, bad []string, ok bool) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "":
+		return nil, nil, false
+	case "-", "—", "–", "нет":
+		return []string{}, nil, true
+	}
+	for _, item := range splitFactors(s) {
+		code := normalizeFactor(item)
+		if code == "" || !t.Has(code) {
+			bad = append(bad, item)
+			continue
+		}
+		if !contains(codes, code) {
+			codes = append(codes, code)
+		}
+	}
+	if codes == nil {
+		codes = []string{}
+	}
+	return codes, bad, len(bad) == 0
+}
 
 // normalizeFactor turns what people type ("п. 4.2.5.", " 4.2.5 ") into the bare dotted
 // code, or "" when it is not shaped like one.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +193,32 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, data, 0o644)
+}
+
+// runWait runs one poll and waits until the import worker has taken every file it
+// queued.
+func runWait(c *Connector, ctx context.Context, host connectors.Host) error {
+	err := c.Run(ctx, host)
+	c.wait()
+	return err
+}
+
+var quoted = regexp.MustCompile(`«[^»]*»`)
+
+var latinWord = regexp.MustCompile(`[A-Za-z][A-Za-z0-9_.\-]*`)
+
+// englishWord returns the first English word of a Russian message, or "". Names of
+// formats and programs and config keys (org.x.sheet) are not English text.
+func englishWord(msg string) string {
+	allowed := map[string]bool{"Excel": true, "LibreOffice": true, "ODF": true, "CSV": true, "xlsx": true, "xls": true, "ods": true,
+		"csv": true, "xlsb": true, "medsync": true, "strict": true, "Windows-1251": true, "UTF-8": true}
+	msg = quoted.ReplaceAllString(msg, "«»") // names of sheets, files, columns
+	for _, w := range latinWord.FindAllString(msg, -1) {
+		w = strings.TrimRight(w, ".")
+		if allowed[w] || strings.ContainsAny(w, "._") || len(w) < 3 {
+			continue
+		}
+		return w
+	}
+	return ""
 }

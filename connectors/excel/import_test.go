@@ -47,18 +47,18 @@ func TestImportDemoMIS(t *testing.T) {
 			f.Close()
 			c.cfg.Orgs[0].FirstRow = 3
 
-			if err := c.Run(ctx, host); err != nil {
+			if err := runWait(c, ctx, host); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 			done := filepath.Join(inbox, "done")
 			if got := listDir(t, done); strings.Join(got, ",") != "zavod_2025.xlsx,zavod_2025_результат.xlsx" {
 				t.Fatalf("done/ holds %v; log:\n%s", got, logs)
 			}
-			if n := mustCount(t, db, `SELECT COUNT(*) FROM CLIENTS`); n != 2 {
-				t.Errorf("CLIENTS has %d cards, want 2 (Сёмин matched, Иванова created)", n)
+			if n := mustCount(t, db, `SELECT COUNT(*) FROM CLIENTS`); n != 3 {
+				t.Errorf("CLIENTS has %d cards, want 3 (Сёмин matched, Иванова and Ильин created)", n)
 			}
-			if n := mustCount(t, db, `SELECT COUNT(*) FROM PROFLIST WHERE ORG_ID = 1`); n != 2 {
-				t.Errorf("PROFLIST has %d rows, want 2", n)
+			if n := mustCount(t, db, `SELECT COUNT(*) FROM PROFLIST WHERE ORG_ID = 1`); n != 3 {
+				t.Errorf("PROFLIST has %d rows, want 3", n)
 			}
 			var gender, exam, cond int
 			var factors, phone string
@@ -84,9 +84,9 @@ func TestImportDemoMIS(t *testing.T) {
 			want := []struct{ row, status, reason string }{
 				{"3", statusLoaded, "найдена карта № 500"},
 				{"4", statusLoaded, "создана новая карта"},
-				{"5", statusRefused, "9.9.9"},
+				{"5", statusLoaded, "код 9.9.9 не найден в справочнике — сотрудник загружен без него"},
 				{"6", statusRefused, "Фамилия: не заполнено"},
-				{"7", statusListed, "уже есть в списке"},
+				{"7", statusDuplicate, "тот же сотрудник, что в строке 4"},
 			}
 			for i, w := range want {
 				r := res[i+1]
@@ -99,9 +99,14 @@ func TestImportDemoMIS(t *testing.T) {
 			}
 			rf, _ := excelize.OpenFile(filepath.Join(done, "zavod_2025_результат.xlsx"))
 			panes, _ := rf.GetPanes(sheetResult)
-			style, _ := rf.GetCellStyle(sheetResult, "L4") // factors cell of row 5 (refused)
+			style, _ := rf.GetCellStyle(sheetResult, "B5") // surname cell of row 6 (refused)
 			fill, _ := rf.GetStyle(style)
+			wstyle, _ := rf.GetCellStyle(sheetResult, "L4") // factors cell of row 5 (a code to recognise)
+			wfill, _ := rf.GetStyle(wstyle)
 			rf.Close()
+			if wfill == nil || len(wfill.Fill.Color) == 0 || wfill.Fill.Color[0] != "FFEB9C" {
+				t.Errorf("cell with an unknown code not marked as a warning: %+v", wfill)
+			}
 			if !panes.Freeze || panes.YSplit != 1 {
 				t.Errorf("header not frozen: %+v", panes)
 			}
@@ -115,10 +120,10 @@ func TestImportDemoMIS(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(inbox, "copy.xlsx"), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Run(ctx, host); err != nil {
+			if err := runWait(c, ctx, host); err != nil {
 				t.Fatal(err)
 			}
-			if n := mustCount(t, db, `SELECT COUNT(*) FROM PROFLIST`); n != 2 {
+			if n := mustCount(t, db, `SELECT COUNT(*) FROM PROFLIST`); n != 3 {
 				t.Errorf("PROFLIST has %d rows after a re-drop", n)
 			}
 			sum := readSheet(t, filepath.Join(done, "copy_результат.xlsx"), sheetSummary)
@@ -129,7 +134,7 @@ func TestImportDemoMIS(t *testing.T) {
 			// A modified list with the same people: everyone is already listed.
 			writeBook(t, filepath.Join(inbox, "again.xlsx"), "Лист1", [][]any{header, {"Семин", "Пётр", "Алексеевич", "15.03.1985", "", "", "Мастер"}})
 			c.cfg.Orgs[0].FirstRow = 2
-			if err := c.Run(ctx, host); err != nil {
+			if err := runWait(c, ctx, host); err != nil {
 				t.Fatal(err)
 			}
 			res = readSheet(t, filepath.Join(done, "again_результат.xlsx"), sheetResult)
@@ -152,7 +157,7 @@ func TestImportRefusals(t *testing.T) {
 			t.Run("strict refuses the whole file", func(t *testing.T) {
 				c, inbox, _ := newTestConnector(t, map[string]string{"strict": "true"})
 				writeBook(t, filepath.Join(inbox, "s.xlsx"), "Sheet1", [][]any{header, good, bad})
-				if err := c.Run(ctx, &testHost{log: c.log, mis: w}); err != nil {
+				if err := runWait(c, ctx, &testHost{log: c.log, mis: w}); err != nil {
 					t.Fatal(err)
 				}
 				res := readSheet(t, filepath.Join(inbox, "failed", "s_результат.xlsx"), sheetResult)
@@ -166,11 +171,12 @@ func TestImportRefusals(t *testing.T) {
 			t.Run("expired contract", func(t *testing.T) {
 				c, inbox, logs := newTestConnector(t, map[string]string{"org.zavod.mis_id": "2"})
 				writeBook(t, filepath.Join(inbox, "school.xlsx"), "Sheet1", [][]any{header, good})
-				if err := c.Run(ctx, &testHost{log: c.log, mis: w}); err != nil {
+				if err := runWait(c, ctx, &testHost{log: c.log, mis: w}); err != nil {
 					t.Fatal(err)
 				}
 				sum := readSheet(t, filepath.Join(inbox, "failed", "school_результат.xlsx"), sheetSummary)
 				if !strings.Contains(sum[8][1], "Срок действия договора между организацией и клиникой истёк 31.12.2024") ||
+					!strings.Contains(sum[8][1], "Организация «Казанский завод металлоконструкций»") ||
 					!strings.Contains(sum[8][1], "справочник «Организации»") {
 					t.Errorf("summary: %v", sum)
 				}
@@ -184,7 +190,7 @@ func TestImportRefusals(t *testing.T) {
 			t.Run("unknown organization", func(t *testing.T) {
 				c, inbox, _ := newTestConnector(t, map[string]string{"org.zavod.mis_id": "99"})
 				writeBook(t, filepath.Join(inbox, "x.xlsx"), "Sheet1", [][]any{header, good})
-				if err := c.Run(ctx, &testHost{log: c.log, mis: w}); err != nil {
+				if err := runWait(c, ctx, &testHost{log: c.log, mis: w}); err != nil {
 					t.Fatal(err)
 				}
 				sum := readSheet(t, filepath.Join(inbox, "failed", "x_результат.xlsx"), sheetSummary)
@@ -225,11 +231,11 @@ func TestBadFiles(t *testing.T) {
 	writeBook(t, filepath.Join(inbox, "g_big.xlsx"), "Sheet1", big)
 	writeBook(t, filepath.Join(inbox, "h_narrow.xlsx"), "Sheet1", [][]any{{"Фамилия", "Имя"}, {"Иванов", "Иван"}})
 	writeBook(t, filepath.Join(inbox, "z_good.xlsx"), "Sheet1", [][]any{header, {"Иванов", "Иван", "", "15.03.1985"}})
-	put("notes.txt", []byte("ignored"))
+	put("notes.txt", []byte("not a staff list"))
 	put("~$z_good.xlsx", []byte("excel owner file"))
 
 	c.cfg.Orgs[0].Sheet = ""
-	if err := c.Run(ctx, &testHost{log: c.log, mis: w}); err != nil {
+	if err := runWait(c, ctx, &testHost{log: c.log, mis: w}); err != nil {
 		t.Fatal(err)
 	}
 	// e_nosheet has sheet "Данные" and no sheet is configured: it is read. Run again with a
@@ -242,26 +248,36 @@ func TestBadFiles(t *testing.T) {
 		"f_blank":    "нет строк с данными",
 		"g_big":      "больше 100 строк",
 		"h_narrow":   "за пределами таблицы",
+		"notes":      "не список сотрудников в поддерживаемом формате",
 	}
 	for name, msg := range wantMsg {
 		sum := readSheet(t, filepath.Join(inbox, "failed", name+"_результат.xlsx"), sheetSummary)
 		if !strings.Contains(sum[8][1], msg) {
 			t.Errorf("%s: summary %q, want %q", name, sum[8][1], msg)
 		}
-		if !strings.Contains(logs.String(), name+".xlsx") {
+		if !strings.Contains(sum[8][1], "Организация «Казанский завод металлоконструкций»") {
+			t.Errorf("%s: the message does not name the organization: %q", name, sum[8][1])
+		}
+		if sum[2][1] == "" {
+			t.Errorf("%s: «Лист» is empty", name)
+		}
+		if w := englishWord(sum[8][1]); w != "" {
+			t.Errorf("%s: English %q in the Russian message %q", name, w, sum[8][1])
+		}
+		if !strings.Contains(logs.String(), name+".") {
 			t.Errorf("%s: no log line names the file", name)
 		}
 	}
 	if got := listDir(t, filepath.Join(inbox, "done")); len(got) != 4 {
 		t.Errorf("done/ = %v, want e_nosheet and z_good with results", got)
 	}
-	if got := listDir(t, inbox); strings.Join(got, ",") != "done,failed,notes.txt,~$z_good.xlsx" {
+	if got := listDir(t, inbox); strings.Join(got, ",") != "done,failed,~$z_good.xlsx" {
 		t.Errorf("inbox left with %v", got)
 	}
 
 	c.cfg.Orgs[0].Sheet = "Сотрудники"
 	writeBook(t, filepath.Join(inbox, "i_sheet.xlsx"), "Данные", [][]any{header, {"Петров", "Иван", "", "15.03.1985"}})
-	if err := c.Run(ctx, &testHost{log: c.log, mis: w}); err != nil {
+	if err := runWait(c, ctx, &testHost{log: c.log, mis: w}); err != nil {
 		t.Fatal(err)
 	}
 	sum := readSheet(t, filepath.Join(inbox, "failed", "i_sheet_результат.xlsx"), sheetSummary)
@@ -282,7 +298,7 @@ func TestInboxUntouchedWithoutStatements(t *testing.T) {
 	c, inbox, logs := newTestConnector(t, nil)
 	writeBook(t, filepath.Join(inbox, "a.xlsx"), "Sheet1", [][]any{header, {"Иванов", "Иван", "", "15.03.1985"}})
 	for i := 0; i < 3; i++ {
-		if err := c.Run(context.Background(), &testHost{log: c.log, mis: w}); err != nil {
+		if err := runWait(c, context.Background(), &testHost{log: c.log, mis: w}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,7 +319,7 @@ func TestSettle(t *testing.T) {
 	path := filepath.Join(inbox, "a.xlsx")
 	writeBook(t, path, "Sheet1", [][]any{header, {"Иванов", "Иван", "", "15.03.1985"}})
 	host := &testHost{log: c.log, mis: w}
-	if err := c.Run(context.Background(), host); err != nil {
+	if err := runWait(c, context.Background(), host); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {
@@ -311,14 +327,14 @@ func TestSettle(t *testing.T) {
 	}
 	// Still being written: it grows between rounds.
 	writeBook(t, path, "Sheet1", [][]any{header, {"Иванов", "Иван", "", "15.03.1985"}, {"Петров", "Пётр", "", "15.03.1985"}})
-	if err := c.Run(context.Background(), host); err != nil {
+	if err := runWait(c, context.Background(), host); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal("a growing file was taken")
 	}
 	// Unchanged since the previous round: taken.
-	if err := c.Run(context.Background(), host); err != nil {
+	if err := runWait(c, context.Background(), host); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {

@@ -56,6 +56,8 @@ type staffRow struct {
 	ExamType   int             // examNotChosen, examPreliminary or examPeriodic
 	Conditions int             // 0 = not set; 1, 2, 31..34, 4
 	Factors    []string        // known codes, normalized
+	Unknown    []string        // codes not in the code table, as typed: for the recognition sheet
+	Fixed      []string        // "typed → code" recognised from the organization's earlier corrections
 	Issues     []issue         //
 	Status     string          // filled by the import: statusLoaded, statusRefused, statusListed
 	Note       string          // extra text for the result workbook
@@ -101,7 +103,9 @@ type rowParser struct {
 	cols        [nFields]int
 	patronymics convert.PatronymicTable
 	factors     *factorTable
+	fixes       map[string][]string // the organization's corrections: folded typed code → codes (none: not a factor)
 	today       convert.Date
+	headerSeen  bool // a non-empty header row was read
 }
 
 // cell returns the trimmed value of field f from a row's cells.
@@ -243,6 +247,9 @@ func parseDate(s string, today convert.Date) (convert.Date, error) {
 		}
 		return d, nil
 	}
+	if d, ok, err := parseRussianDate(s); ok {
+		return d, err
+	}
 	if i := strings.IndexAny(s, " T"); i > 0 {
 		rest := strings.TrimSpace(s[i+1:])
 		if rest == "" || strings.ContainsRune(rest, ':') || strings.HasSuffix(rest, "г.") || rest == "г" {
@@ -289,6 +296,61 @@ func parseDate(s string, today convert.Date) (convert.Date, error) {
 	return convert.Date{Year: year, Month: time.Month(month), Day: day}, nil
 }
 
+// ruMonths are month names as written in dates («12 марта 1980 г.», «12 мар 1980»,
+// «12 Март 1980»): genitive, nominative, abbreviations.
+var ruMonths = map[string]int{}
+
+func init() {
+	for i, forms := range [12]string{"января январь янв", "февраля февраль фев февр", "марта март мар", "апреля апрель апр", "мая май",
+		"июня июнь июн", "июля июль июл", "августа август авг", "сентября сентябрь сен сент", "октября октябрь окт",
+		"ноября ноябрь ноя нояб", "декабря декабрь дек"} {
+		for _, w := range strings.Fields(forms) {
+			ruMonths[w] = i + 1
+		}
+	}
+}
+
+// parseRussianDate reads «12 марта 1980 г.» / «12 мар. 1980» / «12 марта 1980 года».
+// ok is false when s does not have a month name.
+func parseRussianDate(s string) (convert.Date, bool, error) {
+	words := strings.Fields(strings.ToLower(strings.ReplaceAll(s, ".", " ")))
+	if len(words) < 3 || len(words) > 4 || (len(words) == 4 && words[3] != "г" && words[3] != "года" && words[3] != "год") {
+		return convert.Date{}, false, nil
+	}
+	month := ruMonths[words[1]]
+	if month == 0 {
+		return convert.Date{}, false, nil
+	}
+	day, err1 := strconv.Atoi(words[0])
+	year, err2 := strconv.Atoi(strings.TrimSuffix(words[2], "г"))
+	bad := fmt.Errorf("«%s» — не дата (ожидается ДД.ММ.ГГГГ)", clip(s))
+	if err1 != nil || err2 != nil || year < 1000 || day < 1 || day > 31 {
+		return convert.Date{}, true, bad
+	}
+	t := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
+	if t.Day() != day {
+		return convert.Date{}, true, fmt.Errorf("«%s» — такой даты нет", clip(s))
+	}
+	return convert.Date{Year: year, Month: time.Month(month), Day: day}, true, nil
+}
+
+// shownValue is a cell's value as the result workbook shows it: a birth-date serial
+// (a date cell that was refused) as the date it stands for.
+func shownValue(f field, raw string) string {
+	if f != fBirth {
+		return raw
+	}
+	v, err := strconv.ParseFloat(raw, 64)
+	if err != nil || v < 1 || v >= 2958466 {
+		return raw
+	}
+	d, err := convert.OLEDate(math.Floor(v))
+	if err != nil {
+		return raw
+	}
+	return ruDate(d)
+}
+
 func (p *rowParser) sex(r *staffRow) {
 	raw := strings.ToLower(strings.TrimSuffix(r.Raw[fSex], "."))
 	switch raw {
@@ -297,9 +359,15 @@ func (p *rowParser) sex(r *staffRow) {
 	case "ж", "жен", "женский", "f", "female", "2":
 		r.Sex = "F"
 	case "":
-		if r.Middle != "" {
+		switch {
+		case r.Middle != "":
 			r.Sex = convert.SexFromPatronymic(r.Middle, p.patronymics)
 			r.SexGuessed = r.Sex != ""
+			if r.Sex == "" && r.Raw[fMiddle] != "" && !r.errFields[fMiddle] {
+				r.warn(fSex, "не указан и по отчеству «%s» не определяется — в новой карте пол не заполнен; укажите М или Ж", clip(r.Middle))
+			}
+		case r.Raw[fMiddle] == "":
+			r.warn(fMiddle, "не заполнено, и пол не указан — в новой карте пол не заполнен; укажите отчество или пол (М или Ж)")
 		}
 	default:
 		r.fail(fSex, "«%s» — укажите М или Ж (или оставьте пустым: пол определится по отчеству)", clip(r.Raw[fSex]))
@@ -353,22 +421,39 @@ func (p *rowParser) factorCodes(r *staffRow) {
 	if raw == "" {
 		return
 	}
-	var unknown []string
 	seen := map[string]bool{}
-	for _, item := range splitFactors(raw) {
-		code := normalizeFactor(item)
-		if code == "" || !p.factors.Has(code) {
-			unknown = append(unknown, item)
-			continue
-		}
+	add := func(code string) {
 		if !seen[code] {
 			seen[code] = true
 			r.Factors = append(r.Factors, code)
 		}
 	}
-	if len(unknown) > 0 {
-		r.fail(fFactors, "неизвестный код вредного фактора: %s (нет в справочнике; исправьте код в файле)", clip(strings.Join(unknown, ", ")))
-		return
+	for _, item := range splitFactors(raw) {
+		code := normalizeFactor(item)
+		if code != "" && p.factors.Has(code) {
+			add(code)
+			continue
+		}
+		if fix, ok := p.fixes[foldCode(item)]; ok {
+			for _, c := range fix {
+				add(c)
+			}
+			to := strings.Join(fix, ", ")
+			if to == "" {
+				to = "не фактор, пропущен"
+			}
+			r.Fixed = append(r.Fixed, item+" → "+to)
+			continue
+		}
+		if !contains(r.Unknown, item) {
+			r.Unknown = append(r.Unknown, item)
+		}
+	}
+	if len(r.Fixed) > 0 {
+		r.Note = joinNote(r.Note, "распознано по прежним исправлениям: "+strings.Join(r.Fixed, "; "))
+	}
+	if len(r.Unknown) > 0 {
+		r.warn(fFactors, "код %s не найден в справочнике — сотрудник загружен без него; впишите верный код на листе «%s» и положите этот файл обратно в папку", clip(strings.Join(r.Unknown, ", ")), sheetRecognize)
 	}
 	if n := len(strings.Join(r.Factors, ", ")); n > maxFactors {
 		r.fail(fFactors, "слишком много кодов (%d символов, допустимо %d)", n, maxFactors)
@@ -404,6 +489,13 @@ func clip(s string) string {
 	}
 	r := []rune(s)
 	return string(r[:max]) + "…"
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func ruDate(d convert.Date) string {

@@ -11,7 +11,8 @@ import (
 )
 
 func testParser() *rowParser {
-	p := &rowParser{patronymics: convert.DefaultPatronymicTable, factors: defaultFactors(), today: convert.Date{Year: 2025, Month: time.June, Day: 10}}
+	p := &rowParser{patronymics: convert.DefaultPatronymicTable, factors: defaultFactors(), today: convert.Date{Year: 2025, Month: time.June, Day: 10},
+		fixes: map[string][]string{foldCode("вибр."): {"4.3.1"}, foldCode("шум"): {"4.4"}}}
 	for f := field(0); f < nFields; f++ {
 		p.cols[f] = int(f) + 1
 	}
@@ -46,6 +47,12 @@ func TestParseDate(t *testing.T) {
 		{"-5", ""},                     //
 		{"NaN", ""},                    //
 		{"1e30", ""},                   //
+		{"12 марта 1980 г.", "1980-03-12"},
+		{"12 марта 1980", "1980-03-12"},
+		{"1 мая 1980 года", "1980-05-01"},
+		{"3 дек. 1979 г.", "1979-12-03"},
+		{"31 февраля 1980 г.", ""},
+		{"12 мартобря 1980", ""},
 	}
 	for _, tt := range tests {
 		got, err := parseDate(tt.in, today)
@@ -75,11 +82,11 @@ func TestParseRow(t *testing.T) {
 	}{
 		{
 			name:  "complete row",
-			cells: row("Иванов", "Иван", "Иванович", "15.03.1985", "м", "89221234567", "Слесарь", "Цех №1", "0", "32", "4.2.5; 1.37.1"),
+			cells: row("Иванов", "Иван", "Иванович", "15.03.1985", "м", "89221234567", "Слесарь", "Цех №1", "0", "32", "4.2.5; 1.2.1"),
 			valid: true,
 			check: func(t *testing.T, r *staffRow) {
 				if r.Last != "Иванов" || r.Sex != "M" || r.SexGuessed || r.Phone != "+79221234567" || r.ExamType != examPreliminary ||
-					r.Conditions != 32 || strings.Join(r.Factors, ",") != "4.2.5,1.37.1" || r.Birth.String() != "1985-03-15" {
+					r.Conditions != 32 || strings.Join(r.Factors, ",") != "4.2.5,1.2.1" || r.Birth.String() != "1985-03-15" {
 					t.Errorf("parsed %+v", r)
 				}
 			},
@@ -130,12 +137,55 @@ func TestParseRow(t *testing.T) {
 			errFields: []field{fExamType},
 		},
 		{
-			name:      "unknown harmful factor is reported with the code",
-			cells:     row("Иванов", "Иван", "", "15.03.1985", "", "", "", "", "", "", "4.2.5, 9.9.9;abc"),
-			errFields: []field{fFactors},
+			name:  "unknown harmful factor does not refuse the person: it waits for recognition",
+			cells: row("Иванов", "Иван", "", "15.03.1985", "", "", "", "", "", "", "4.2.5, 9.9.9;abc"),
+			valid: true,
 			check: func(t *testing.T, r *staffRow) {
-				if !strings.Contains(r.Reasons(), "9.9.9, abc") {
-					t.Errorf("reasons %q do not name the unknown codes", r.Reasons())
+				if !strings.Contains(r.Reasons(), "9.9.9, abc") || !strings.Contains(r.Reasons(), sheetRecognize) || !r.warnFields[fFactors] {
+					t.Errorf("reasons %q do not name the unknown codes and the recognition sheet", r.Reasons())
+				}
+				if strings.Join(r.Factors, ",") != "4.2.5" || strings.Join(r.Unknown, ",") != "9.9.9,abc" {
+					t.Errorf("factors %v, unknown %v", r.Factors, r.Unknown)
+				}
+			},
+		},
+		{
+			name:  "sub-codes of приказ № 29н are known (1.2.1 азота неорганические соединения)",
+			cells: row("Иванов", "Иван", "Иванович", "15.03.1985", "", "", "", "", "", "", "1.2.1, 1.1.4.6.2; п. 4.3.1; 18.2"),
+			valid: true,
+			check: func(t *testing.T, r *staffRow) {
+				if strings.Join(r.Factors, ",") != "1.2.1,1.1.4.6.2,4.3.1,18.2" || len(r.Unknown) != 0 {
+					t.Errorf("factors %v, unknown %v", r.Factors, r.Unknown)
+				}
+			},
+		},
+		{
+			name:  "a code the organization's registrar corrected before is recognised",
+			cells: row("Иванов", "Иван", "Иванович", "15.03.1985", "", "", "", "", "", "", "4.2.5, вибр., шум"),
+			valid: true,
+			check: func(t *testing.T, r *staffRow) {
+				if strings.Join(r.Factors, ",") != "4.2.5,4.3.1,4.4" || len(r.Unknown) != 0 || !strings.Contains(r.Reasons(), "вибр. → 4.3.1") {
+					t.Errorf("factors %v, unknown %v, reasons %q", r.Factors, r.Unknown, r.Reasons())
+				}
+			},
+		},
+		{
+			name:  "no patronymic and no sex: loaded with a warning",
+			cells: row("Иванов", "Иван", "", "15.03.1985"),
+			valid: true,
+			check: func(t *testing.T, r *staffRow) {
+				if !r.warnFields[fMiddle] || !strings.Contains(r.Reasons(), "Отчество: не заполнено") {
+					t.Errorf("no warning: %q", r.Reasons())
+				}
+			},
+		},
+		{
+			name:  "a patronymic that tells no sex: warning",
+			cells: row("Ахмедов", "Руслан", "Ахмед", "15.03.1985"),
+			valid: true,
+			check: func(t *testing.T, r *staffRow) {
+				if !r.warnFields[fSex] || r.Sex != "" {
+					t.Errorf("sex %q, reasons %q", r.Sex, r.Reasons())
 				}
 			},
 		},
