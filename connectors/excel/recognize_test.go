@@ -18,7 +18,7 @@ import (
 // list in the MIS, and the correction is remembered for the organization only.
 func TestRecognition(t *testing.T) {
 	ctx := context.Background()
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			db, w := misFor(t, dialect)
