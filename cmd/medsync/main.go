@@ -50,6 +50,10 @@ Verbs:
                           put dead letters back into the queue
   queue list              queued events per connector
   queue drop <connector>  discard the queue of a connector no longer in config.ini
+  state check             integrity check of the state store, and its backups
+  state backup            back the state store up now (beside the running service too)
+  state restore [file]    replace the state store with a backup (the newest valid one when
+                          no file is named); the service must be stopped
   deletions list          list deletions held by the mass-disappearance guard
   deletions confirm [entity]
                           confirm held deletions: the next poll sends those still missing

@@ -75,7 +75,10 @@ func (c *cli) status(ctx context.Context) error {
 	}
 	f, err := fetchStatus(ctx, cfg)
 	if err != nil {
-		st, oerr := store.Open(ctx, cfg.Service.StateDir)
+		st, oerr := store.OpenReadOnly(ctx, cfg.Service.StateDir)
+		if errors.Is(oerr, store.ErrNoStore) {
+			st, oerr = store.Open(ctx, cfg.Service.StateDir) // nothing ran yet: an empty store says so
+		}
 		if oerr != nil {
 			return oerr
 		}

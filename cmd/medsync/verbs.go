@@ -158,12 +158,18 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (c *cli) openStore(ctx context.Context) (*store.Store, *config.Config, error) {
+// openStore opens the state store: for writing (taking the state directory's lock,
+// so refused while the service runs), or read-only (list verbs, beside the service).
+func (c *cli) openStore(ctx context.Context, write bool) (*store.Store, *config.Config, error) {
 	cfg, err := c.load()
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(ctx, cfg.Service.StateDir)
+	if !write {
+		st, err := store.OpenReadOnly(ctx, cfg.Service.StateDir)
+		return st, cfg, err
+	}
+	st, err := store.OpenWith(ctx, cfg.Service.StateDir, store.Options{Backup: app.BackupOptions(cfg)})
 	return st, cfg, err
 }
 
@@ -171,7 +177,7 @@ func (c *cli) dlq(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
 		return &exitError{code: 2, err: fmt.Errorf("usage: medsync dlq list [connector] | medsync dlq replay [connector] [id ...]")}
 	}
-	st, _, err := c.openStore(ctx)
+	st, _, err := c.openStore(ctx, args[0] == "replay")
 	if err != nil {
 		return err
 	}
@@ -221,7 +227,7 @@ func (c *cli) deletions(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "confirm") {
 		return &exitError{code: 2, err: fmt.Errorf("usage: medsync deletions list | medsync deletions confirm [entity]")}
 	}
-	st, _, err := c.openStore(ctx)
+	st, _, err := c.openStore(ctx, args[0] == "confirm")
 	if err != nil {
 		return err
 	}
@@ -272,7 +278,7 @@ func (c *cli) queue(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && !(args[0] == "drop" && len(args) == 2)) {
 		return &exitError{code: 2, err: fmt.Errorf("usage: medsync queue list | medsync queue drop <connector>")}
 	}
-	st, cfg, err := c.openStore(ctx)
+	st, cfg, err := c.openStore(ctx, args[0] == "drop")
 	if err != nil {
 		return err
 	}

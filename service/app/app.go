@@ -58,7 +58,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 	if err != nil {
 		return nil, fmt.Errorf("%s: [mis] profile: %w", cfg.File, err)
 	}
-	a.Store, err = store.Open(ctx, cfg.Service.StateDir)
+	a.Store, err = store.OpenWith(ctx, cfg.Service.StateDir, store.Options{Backup: BackupOptions(cfg)})
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +147,11 @@ func ensureDemo(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 	return nil
 }
 
+// BackupOptions are the state store backup settings of [service] backup_*.
+func BackupOptions(cfg *config.Config) store.BackupOptions {
+	return store.BackupOptions{Dir: cfg.Service.BackupDir, Keep: cfg.Service.BackupKeep, Every: cfg.Service.BackupEvery, Off: cfg.Service.BackupEvery == 0}
+}
+
 // OnceResult is what `medsync once` did.
 type OnceResult struct {
 	Poll      *engine.PollSummary
@@ -183,7 +188,13 @@ func (a *App) Once(ctx context.Context) (*OnceResult, error) {
 func (a *App) Run(ctx context.Context) {
 	a.Log.Info("medsync started", "config", a.Cfg.File, "mis", a.Cfg.MIS.Driver, "profile", a.Profile.Name,
 		"connectors", len(a.Targets), "state", a.Store.Path())
+	backups := make(chan struct{})
+	go func() {
+		defer close(backups)
+		a.Store.RunBackups(ctx, a.Log)
+	}()
 	a.Engine.Run(ctx, a.Cfg.Schedule())
+	<-backups
 	a.Log.Info("medsync stopped")
 }
 

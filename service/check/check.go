@@ -138,12 +138,22 @@ func (c *checker) stateStore(ctx context.Context, cfg *config.Config) {
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
 	st, err := store.Open(ctx, cfg.Service.StateDir)
+	detail := ""
+	if errors.Is(err, store.ErrLocked) {
+		// The service runs: check its store read-only, beside it.
+		detail = " (in use by " + store.ReadHolder(cfg.Service.StateDir).String() + "; checked read-only)"
+		st, err = store.OpenReadOnly(ctx, cfg.Service.StateDir)
+	}
 	if err != nil {
-		c.fail("state store", err, fmt.Sprintf("check [service] state_dir in %s: the folder must exist or be creatable, and be writable by the service account", cfg.File))
+		hint := fmt.Sprintf("check [service] state_dir in %s: the folder must exist or be creatable, and be writable by the service account", cfg.File)
+		if store.FaultOf(err) != store.FaultOther {
+			hint = "see the message above: it says what the fault means and what to do (service/README.md, «State store faults»)"
+		}
+		c.fail("state store", err, hint)
 		return
 	}
 	defer st.Close()
-	c.pass("state store", st.Path())
+	c.pass("state store", st.Path()+detail)
 	// Events queued for a connector the config no longer has would wait forever.
 	q, err := st.QueuedByConnector(ctx)
 	if err != nil {

@@ -71,6 +71,12 @@ type Service struct {
 	// ReadWritePaths are extra folders the Linux service may write to besides the
 	// state and log folders and the folders connectors declare (absolute).
 	ReadWritePaths []string
+	// BackupDir is where state store backups go (absolute; default state_dir/backups),
+	// BackupEvery how often one is made (0: no scheduled backups; the one before a
+	// migration is still made), BackupKeep how many are kept.
+	BackupDir   string
+	BackupEvery time.Duration
+	BackupKeep  int
 }
 
 // MIS drivers.
@@ -230,7 +236,7 @@ func (z zoned) Next(t time.Time) time.Time { return z.s.Next(t.In(z.loc)) }
 var validUser = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 var (
-	serviceKeys  = []string{"name", "display_name", "interval", "schedule", "state_dir", "timezone", "log_dir", "log_level", "log_max_size_mb", "log_max_files", "status_listen", "status_hosts", "user", "read_write_paths"}
+	serviceKeys  = []string{"name", "display_name", "interval", "schedule", "state_dir", "timezone", "log_dir", "log_level", "log_max_size_mb", "log_max_files", "status_listen", "status_hosts", "user", "read_write_paths", "backup_dir", "backup_every", "backup_keep"}
 	misKeys      = []string{"driver", "dsn", "profile", "days_back", "days_ahead", "query_timeout", "charset", "full_read_every"}
 	guardKeys    = []string{"max_delete_share", "min_delete_count"}
 	dispatchKeys = []string{"backoff_initial", "backoff_max", "max_attempts"}
@@ -523,6 +529,13 @@ func (cfg *Config) loadService(l *loader, sec *ini.Section) {
 
 	sv.StateDir = s.path("state_dir", "state", cfg.Dir)
 	sv.LogDir = s.path("log_dir", "logs", cfg.Dir)
+	sv.BackupDir = s.path("backup_dir", filepath.Join(sv.StateDir, "backups"), cfg.Dir)
+	sv.BackupEvery = s.duration("backup_every", "24h", 0)
+	if sv.BackupEvery > 0 && sv.BackupEvery < time.Hour {
+		l.errf("service", "backup_every", "%s is too short; allowed: 0 (no scheduled backups) or at least 1h", fmtDuration(sv.BackupEvery))
+		sv.BackupEvery = 24 * time.Hour
+	}
+	sv.BackupKeep = s.intRange("backup_keep", 7, 1, 1000)
 	switch lvl := s.oneOf("log_level", "info", "debug", "info", "warn", "error"); lvl {
 	case "debug":
 		sv.LogLevel = slog.LevelDebug

@@ -59,6 +59,8 @@ func TestLoadErrors(t *testing.T) {
 		{"missing dsn", "[mis]\ndriver = postgres\n", []string{"[mis] dsn: is required"}},
 		{"bad driver", "[mis]\ndriver = oracle\ndsn = x\n", []string{"[mis] driver: \"oracle\" is not allowed; allowed: sqlserver, postgres, mysql, sqlite, firebird"}},
 		{"interval 0", minimal + "[service]\ninterval = 0\n", []string{"[service] interval: 0 is out of range; allowed: 1..1440"}},
+		{"backup too often", minimal + "[service]\nbackup_every = 10m\n", []string{"[service] backup_every: 10m is too short; allowed: 0 (no scheduled backups) or at least 1h"}},
+		{"backup keep 0", minimal + "[service]\nbackup_keep = 0\n", []string{"[service] backup_keep: 0 is out of range; allowed: 1..1000"}},
 		{"interval not a number", minimal + "[service]\ninterval = 5m\n", []string{"[service] interval: \"5m\" is not a whole number"}},
 		{"interval and schedule", minimal + "[service]\ninterval = 5\nschedule = @every 2m\n", []string{"[service] interval, schedule: both are set"}},
 		{"malformed cron", minimal + "[service]\nschedule = */5 * * *\n", []string{"[service] schedule: \"*/5 * * *\" is not a cron expression"}},

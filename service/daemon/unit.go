@@ -95,7 +95,7 @@ func serviceArgs(cfg *config.Config) []string { return []string{"-c", cfg.File, 
 // folders connectors declare (connectors.Option.Writes), and [service]
 // read_write_paths. Sorted, without duplicates.
 func WritablePaths(cfg *config.Config) []string {
-	set := map[string]bool{cfg.Service.StateDir: true, cfg.Service.LogDir: true}
+	set := map[string]bool{cfg.Service.StateDir: true, cfg.Service.LogDir: true, cfg.Service.BackupDir: true}
 	if cfg.MIS.Driver == config.DriverSQLite && filepath.IsAbs(sqliteFile(cfg.MIS.DSN)) {
 		set[filepath.Dir(sqliteFile(cfg.MIS.DSN))] = true
 	}

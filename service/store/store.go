@@ -23,8 +23,11 @@ const FileName = "medsync-state.db"
 
 // Store is an open state store. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
-	path string
+	db       *sql.DB
+	path     string
+	lock     *DirLock // nil when opened read-only
+	readOnly bool
+	backup   BackupOptions
 }
 
 // migrations are applied in order; the schema version is the number applied.
@@ -95,49 +98,116 @@ CREATE TABLE polls (
 // SchemaVersion is the schema version this build writes.
 var SchemaVersion = len(migrations)
 
-// Open opens (creating when needed) the state store in dir and migrates it.
-func Open(ctx context.Context, dir string) (*Store, error) {
-	path := filepath.Join(dir, FileName)
-	db, err := OpenSQLite(ctx, path, migrations)
+// Open opens (creating when needed) the state store in dir and migrates it, with the
+// default backup settings (see OpenWith).
+func Open(ctx context.Context, dir string) (*Store, error) { return OpenWith(ctx, dir, Options{}) }
+
+// Options adjust how the state store is opened.
+type Options struct {
+	Backup BackupOptions // where backups go (the one before a migration included)
+}
+
+// OpenWith takes the state directory's single-instance lock (Lock: a second process
+// fails at once, told who holds it), opens the store, backs it up when a migration is
+// due, and migrates it. Close releases the lock. Errors are classified (*Error).
+func OpenWith(ctx context.Context, dir string, o Options) (*Store, error) {
+	lock, err := Lock(dir)
 	if err != nil {
-		return nil, fmt.Errorf("state store: %w", err)
+		return nil, err
 	}
-	return &Store{db: db, path: path}, nil
+	path := filepath.Join(dir, FileName)
+	bo := o.Backup.withDefaults(dir)
+	db, err := openSQLite(ctx, path, migrations, bo)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return &Store{db: db, path: path, lock: lock, backup: bo}, nil
+}
+
+// ErrNoStore is wrapped by OpenReadOnly's error when the state store does not exist.
+var ErrNoStore = errors.New("does not exist yet")
+
+// OpenReadOnly opens the state store of dir for reading only, without the
+// single-instance lock: the read-only verbs (status, check, dlq list, deletions list,
+// queue list, state check) run alongside the service this way — SQLite in WAL mode
+// lets readers and the one writer work at once, and query_only refuses any write. The
+// store must exist and have this build's schema version.
+func OpenReadOnly(ctx context.Context, dir string) (*Store, error) {
+	path := filepath.Join(dir, FileName)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("state store: %s %w: it is created by the first poll (medsync once, or the service)", path, ErrNoStore)
+		}
+		return nil, classifyAt(path, fmt.Errorf("state store: %w", err))
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.ToSlash(path)+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		return nil, classifyAt(path, fmt.Errorf("state store: %s: %w", path, err))
+	}
+	db.SetMaxOpenConns(1)
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		db.Close()
+		return nil, classifyAt(path, fmt.Errorf("state store: %s: cannot read the schema version: %w", path, err))
+	}
+	if v != len(migrations) {
+		db.Close()
+		return nil, fmt.Errorf("state store: %s has schema version %d, this medsync reads %d: %s", path, v, len(migrations), versionHint(v))
+	}
+	return &Store{db: db, path: path, readOnly: true}, nil
+}
+
+func versionHint(v int) string {
+	if v > len(migrations) {
+		return "run the newer medsync that wrote it, or restore a backup (medsync state restore)"
+	}
+	return "start the service (or run medsync once) with this version first: it migrates the store"
 }
 
 // OpenSQLite opens (creating the folder and file when needed) an SQLite state file
 // of medsync's — the state store, or a connector's or service's own file — in WAL
 // mode with one connection (SQLite allows one writer; one connection also serialises
-// transactions), and applies the migrations it has not seen yet. A file's schema
-// version is the number of migrations applied (PRAGMA user_version). Append to
-// migrations; never edit a shipped one.
+// transactions), and applies the migrations it has not seen yet, after a backup of
+// the file into the backups folder next to it. A file's schema version is the number
+// of migrations applied (PRAGMA user_version). Append to migrations; never edit a
+// shipped one. Errors are classified (*Error).
 func OpenSQLite(ctx context.Context, path string, migrations []string) (*sql.DB, error) {
+	return openSQLite(ctx, path, migrations, BackupOptions{}.withDefaults(filepath.Dir(path)))
+}
+
+func openSQLite(ctx context.Context, path string, migrations []string, bo BackupOptions) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("cannot create the folder of %s: %w (check [service] state_dir and folder permissions)", path, err)
+		return nil, classifyAt(path, fmt.Errorf("cannot create the folder of %s: %w (check [service] state_dir)", path, err))
 	}
 	// auto_vacuum first: it only takes on a new, empty file, before WAL is set up. On
 	// an existing file it is a no-op.
 	dsn := "file:" + filepath.ToSlash(path) + "?_pragma=auto_vacuum(INCREMENTAL)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, classifyAt(path, fmt.Errorf("%s: %w", path, err))
 	}
 	db.SetMaxOpenConns(1)
-	if err := migrate(ctx, db, path, migrations); err != nil {
+	if err := migrate(ctx, db, path, migrations, bo); err != nil {
 		db.Close()
-		return nil, err
+		return nil, classifyAt(path, err)
 	}
 	return db, nil
 }
 
-func migrate(ctx context.Context, db *sql.DB, path string, migrations []string) error {
+func migrate(ctx context.Context, db *sql.DB, path string, migrations []string, bo BackupOptions) error {
 	var v int
 	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
-		return fmt.Errorf("%s: cannot read the schema version: %w (is it a medsync state file? a damaged one can be deleted: it is rebuilt)", path, err)
+		return fmt.Errorf("%s: cannot open it as a medsync state file: %w", path, err)
 	}
-
 	if v > len(migrations) {
-		return fmt.Errorf("%s has schema version %d, newer than this medsync (%d): run the newer medsync or restore a backup", path, v, len(migrations))
+		return fmt.Errorf("%s has schema version %d, newer than this medsync (%d): run the newer medsync or restore a backup (medsync state restore)", path, v, len(migrations))
+	}
+	if v > 0 && v < len(migrations) {
+		// A migration rewrites the file: keep the old one to go back to.
+		if _, err := backupFile(ctx, path, bo, fmt.Sprintf("before-migration-v%d", v+1)); err != nil {
+			return fmt.Errorf("%s: backup before migrating to schema version %d: %w (the store is left as it was)", path, v+1, err)
+		}
 	}
 	for i := v; i < len(migrations); i++ {
 		err := func() error {
@@ -171,8 +241,14 @@ func (s *Store) Compact(ctx context.Context) error {
 // Path is the store's file path.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the store and releases the state directory's lock.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if lerr := s.lock.Release(); err == nil {
+		err = lerr
+	}
+	return err
+}
 
 // Version reports the schema version of the open store.
 func (s *Store) Version(ctx context.Context) (int, error) {
