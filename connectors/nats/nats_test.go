@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"medsync/connectors"
@@ -358,5 +362,75 @@ func TestCovers(t *testing.T) {
 		if got := covers(tc.filters, tc.pattern); got != tc.want {
 			t.Errorf("covers(%v, %s) = %v", tc.filters, tc.pattern, got)
 		}
+	}
+}
+
+// benchEvents makes n distinct appointment upserts.
+func benchEvents(n int) []connectors.Event {
+	at := time.Now()
+	rec := *conformance.Records()[6].(*mapping.Appointment)
+	out := make([]connectors.Event, 0, n)
+	for i := range n {
+		rec.ID = fmt.Sprintf("AP-%07d", i)
+		out = append(out, conformance.Events(Name, connectors.OpUpsert, []mapping.Record{&rec}, mapping.Entities, at)[0])
+	}
+	return out
+}
+
+// BenchmarkPublish measures events per second published with acknowledgement, in
+// batches of 100 as the dispatcher sends them: through the connector, and the raw
+// floor — the same messages with PublishMsgAsync, every ack awaited per batch.
+func BenchmarkPublish(b *testing.B) {
+	url := natstest.URL(b)
+	const batch = 100
+	for _, mode := range []string{"connector", "raw"} {
+		b.Run(mode, func(b *testing.B) {
+			stream, prefix := natstest.Names(b, url)
+			f := &fixture{url: url, stream: stream, prefix: prefix, js: natstest.JetStream(b, url)}
+			c, err := New(connectors.Env{Instance: "nats", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, values(f.opts(nil)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			conn := c.(*Connector)
+			if _, _, err := conn.ready(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			evs := benchEvents(b.N * batch)
+			msgs := make([]*natsgo.Msg, len(evs))
+			for i, ev := range evs {
+				if msgs[i], err = conn.Message(ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				part := evs[i*batch : (i+1)*batch]
+				if mode == "connector" {
+					for _, err := range conn.Deliver(context.Background(), part) {
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+					continue
+				}
+				futs := make([]jetstream.PubAckFuture, 0, batch)
+				for _, m := range msgs[i*batch : (i+1)*batch] {
+					fu, err := f.js.PublishMsgAsync(m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					futs = append(futs, fu)
+				}
+				for _, fu := range futs {
+					select {
+					case <-fu.Ok():
+					case err := <-fu.Err():
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }

@@ -74,9 +74,11 @@ backoff_max = 300ms
 	return p
 }
 
-func natsSection(url, stream, prefix, clinic string) string {
-	return fmt.Sprintf("[connector.nats]\nurls = %s\nclinic = %s\nsubject_prefix = %s\nstream = %s\ncreate_stream = true\ntimeout = 3s\nbatch_size = 25\n\n",
-		url, clinic, prefix, stream)
+// natsSection is a [connector.nats] section; small batches make many delivery
+// calls, so that kills and restarts land in the middle of a round.
+func natsSection(url, stream, prefix, clinic string, batch int) string {
+	return fmt.Sprintf("[connector.nats]\nurls = %s\nclinic = %s\nsubject_prefix = %s\nstream = %s\ncreate_stream = true\ntimeout = 3s\nbatch_size = %d\n\n",
+		url, clinic, prefix, stream, batch)
 }
 
 const fileSection = "[connector.file]\npath = out/events.jsonl\nfsync = false\nbatch_size = 1000\n\n"
@@ -237,7 +239,7 @@ func streamCount(t testing.TB, js jetstream.JetStream, stream string) uint64 {
 func mutate(t testing.TB, db *sql.DB, r *rand.Rand, ids []int, cancelled map[int]bool) {
 	t.Helper()
 	ctx := context.Background()
-	for range 20 {
+	for range 150 {
 		id := ids[r.IntN(len(ids))]
 		var err error
 		if cancelled[id] {
@@ -282,23 +284,25 @@ func TestKillStorm(t *testing.T) {
 	stream, prefix := natstest.Names(t, url)
 	js := natstest.JetStream(t, url)
 	db, _, dsn, _ := demo.TestMIS(t, demo.SQLite, demoSizes(7, 2000))
-	cfgPath := writeConfig(t, t.TempDir(), dsn, natsSection(url, stream, prefix, "c1"))
+	cfgPath := writeConfig(t, t.TempDir(), dsn, natsSection(url, stream, prefix, "c1", 5))
 	ids := appointmentIDs(t, db)
 	r := rand.New(rand.NewPCG(7, 11))
 	cancelled := map[int]bool{}
 	midway := 0
 	for round := range 8 {
+		before := streamCount(t, js, stream)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestMedsyncChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "MEDSYNC_NATS_CHILD="+cfgPath)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if round == 0 { // the first kill surely lands while the first poll is being published
-			for deadline := time.Now().Add(time.Minute); streamCount(t, js, stream) == 0 && time.Now().Before(deadline); {
-				time.Sleep(5 * time.Millisecond)
+		if round%2 == 0 {
+			// Kill while this round is being published: once the stream has grown.
+			for deadline := time.Now().Add(time.Minute); streamCount(t, js, stream) == before && time.Now().Before(deadline); {
+				time.Sleep(2 * time.Millisecond)
 			}
-			time.Sleep(time.Duration(r.IntN(300)) * time.Millisecond)
-		} else {
+			time.Sleep(time.Duration(r.IntN(20)) * time.Millisecond)
+		} else { // anywhere: reading the MIS, committing, publishing, idle
 			time.Sleep(time.Duration(150+r.IntN(1200)) * time.Millisecond)
 		}
 		if err := cmd.Process.Kill(); err != nil {
@@ -332,7 +336,7 @@ func TestClinicsIntoOneStream(t *testing.T) {
 	for i, clinic := range []string{"c1", "c2", "c3"} {
 		_, _, dsn, _ := demo.TestMIS(t, demo.SQLite, demoSizes(int64(11+i), 600))
 		dir := t.TempDir()
-		cfgs = append(cfgs, writeConfig(t, dir, dsn, natsSection(url, stream, prefix, clinic)+fileSection))
+		cfgs = append(cfgs, writeConfig(t, dir, dsn, natsSection(url, stream, prefix, clinic, 25)+fileSection))
 		dirs = append(dirs, dir)
 	}
 	var wg sync.WaitGroup
@@ -359,7 +363,7 @@ func TestBrokerRestart(t *testing.T) {
 	srv := natstest.Start(t)
 	stream, prefix := natstest.Names(t, srv.URL())
 	_, _, dsn, _ := demo.TestMIS(t, demo.SQLite, demoSizes(21, 2000))
-	cfgPath := writeConfig(t, t.TempDir(), dsn, natsSection(srv.URL(), stream, prefix, "c1"))
+	cfgPath := writeConfig(t, t.TempDir(), dsn, natsSection(srv.URL(), stream, prefix, "c1", 25))
 	js := natstest.JetStream(t, srv.URL())
 
 	a := openApp(t, cfgPath)
