@@ -90,7 +90,6 @@ func setWindow(t testing.TB, cfgPath string) {
 	}
 }
 
-
 // delivered counts the records a finished first poll delivered (one event each).
 func delivered(t testing.TB, cfgPath string) int {
 	t.Helper()
