@@ -209,6 +209,11 @@ func ContractColumns(statement string) (cols []string, ok bool) {
 			return nil, false
 		}
 		cs = versionsContract
+	case kind == "summary":
+		if _, known := contract[entity]; !known {
+			return nil, false
+		}
+		cs = summaryContract
 	case kind == "rows" || kind == "by_keys":
 		c, known := contract[entity]
 		if !known {

@@ -21,6 +21,10 @@ type Item struct {
 	// Version is the row's version token (see VersionToken) when the statement reads
 	// it in the same query (a column aliased AS version), else 0.
 	Version uint64
+	// Checksum is the row's summand in its bucket's summary (see Summarizer), when
+	// the statement returns a column named checksum (HasChecksum).
+	Checksum    uint32
+	HasChecksum bool
 }
 
 // Skip describes a row that was read but could not be turned into a record. The row is

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,39 +146,43 @@ func (s *Source) stmtErr(st ProfileStatement, err error) error {
 // columnIndex maps the contract's columns to the result's columns. A column the
 // contract does not have, or a contract column the result lacks, is an error.
 func (s *Source) columnIndex(st ProfileStatement, rows *sql.Rows, cols []column) ([]int, error) {
-	idx, _, _, err := s.columnIndexVersion(st, rows, cols, false)
+	idx, _, _, _, err := s.columnIndexVersion(st, rows, cols, false)
 	return idx, err
 }
 
 // columnIndexVersion is columnIndex that, when allowVersion, also accepts a column
 // named "version" (the row's version, returned by rows and by_keys statements of
-// profiles that read it in the same query). It returns that column's position (-1
+// profiles that read it in the same query) and one named "checksum" (the row's
+// summand in its bucket's summary, see summary.go). It returns their positions (-1
 // when absent) and the number of result columns.
-func (s *Source) columnIndexVersion(st ProfileStatement, rows *sql.Rows, cols []column, allowVersion bool) (idx []int, vpos, ncols int, err error) {
+func (s *Source) columnIndexVersion(st ProfileStatement, rows *sql.Rows, cols []column, allowVersion bool) (idx []int, vpos, cpos, ncols int, err error) {
 	names, err := rows.Columns()
 	if err != nil {
-		return nil, -1, 0, s.stmtErr(st, err)
+		return nil, -1, -1, 0, s.stmtErr(st, err)
 	}
-	vpos = -1
+	vpos, cpos = -1, -1
 	if allowVersion {
 		for j, n := range names {
-			if strings.EqualFold(strings.TrimSpace(n), "version") {
+			switch strings.ToLower(strings.TrimSpace(n)) {
+			case "version":
 				vpos = j
+			case "checksum":
+				cpos = j
 			}
 		}
 	}
-	idx, err = s.matchColumns(st, names, cols, vpos)
-	return idx, vpos, len(names), err
+	idx, err = s.matchColumns(st, names, cols, vpos, cpos)
+	return idx, vpos, cpos, len(names), err
 }
 
-func (s *Source) matchColumns(st ProfileStatement, names []string, cols []column, skip int) ([]int, error) {
+func (s *Source) matchColumns(st ProfileStatement, names []string, cols []column, skip ...int) ([]int, error) {
 	idx := make([]int, len(cols))
 	for i := range idx {
 		idx[i] = -1
 	}
 	entity, _, _ := strings.Cut(st.Name, ".")
 	for j, n := range names {
-		if j == skip {
+		if slices.Contains(skip, j) {
 			continue
 		}
 		ln := strings.ToLower(strings.TrimSpace(n))
@@ -212,6 +217,12 @@ func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn f
 	rc := s.rowCounter(entity)
 	defer rc.flush()
 	fn = rc.countVersions(fn)
+	return s.scanVersions(ctx, entity, w, func(key []byte, version uint64, _ uint32, _ bool) error { return fn(key, version) })
+}
+
+// scanVersions runs <entity>.versions, with the row's checksum when the statement
+// returns one (ok is false when it does not, or when the value is NULL).
+func (s *Source) scanVersions(ctx context.Context, entity string, w Window, fn func(key []byte, version uint64, checksum uint32, ok bool) error) error {
 	st, err := s.p.statement(s.dialect, entity+".versions")
 	if err != nil {
 		return err
@@ -222,14 +233,28 @@ func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn f
 	}
 	defer cancel()
 	defer rows.Close()
-	idx, err := s.columnIndex(st, rows, versionsContract)
+	names, err := rows.Columns()
+	if err != nil {
+		return s.stmtErr(st, err)
+	}
+	cpos := -1
+	for j, n := range names {
+		if strings.EqualFold(strings.TrimSpace(n), "checksum") {
+			cpos = j
+		}
+	}
+	idx, err := s.matchColumns(st, names, versionsContract, cpos)
 	if err != nil {
 		return err
 	}
 	var key sql.RawBytes
 	var ver versionScanner
-	dest := make([]any, 2)
+	var sum checksumScanner
+	dest := make([]any, len(names))
 	dest[idx[0]], dest[idx[1]] = &key, &ver
+	if cpos >= 0 {
+		dest[cpos] = &sum
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return s.stmtErr(st, err)
@@ -237,7 +262,7 @@ func (s *Source) ScanVersions(ctx context.Context, entity string, w Window, fn f
 		if key == nil {
 			continue // a row without a key: the full read reports it
 		}
-		if err := fn(key, ver.token); err != nil {
+		if err := fn(key, ver.token, sum.value, sum.ok); err != nil {
 			return err
 		}
 	}
@@ -341,7 +366,7 @@ func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatemen
 	}
 	defer cancel()
 	defer rows.Close()
-	idx, vpos, ncols, err := s.columnIndexVersion(st, rows, cols, true)
+	idx, vpos, cpos, ncols, err := s.columnIndexVersion(st, rows, cols, true)
 	if err != nil {
 		return err
 	}
@@ -349,6 +374,9 @@ func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatemen
 		return fmt.Errorf("profile %s: %s (%s line %d): has an \"AS version\" alias but returns no column named version", s.p.Name, st.Name, st.File, st.Line)
 	}
 	rr := newRowReader(s, entity, cols, idx, vpos, ncols)
+	if cpos >= 0 {
+		rr.dest[cpos] = &rr.sum
+	}
 	n := 0
 	for rows.Next() {
 		n++
@@ -372,7 +400,7 @@ func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatemen
 		for _, w := range rr.warnings {
 			s.warn(Skip{Entity: entity, Key: key, Row: n, Problem: w})
 		}
-		if err := fn(Item{Record: rec, Version: rr.version()}); err != nil {
+		if err := fn(Item{Record: rec, Version: rr.version(), Checksum: rr.sum.value, HasChecksum: cpos >= 0 && rr.sum.ok}); err != nil {
 			return err
 		}
 	}

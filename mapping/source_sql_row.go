@@ -22,8 +22,9 @@ type rowReader struct {
 	idx    []int          // contract index -> result column
 	vals   []any
 	dest   []any
-	vpos   int            // result column of the row's version, -1 when none
-	ver    versionScanner // the row's version
+	vpos   int             // result column of the row's version, -1 when none
+	ver    versionScanner  // the row's version
+	sum    checksumScanner // the row's checksum, when the statement returns one
 
 	row      int
 	key      string

@@ -39,12 +39,14 @@ func IdempotencyKey(connector, entity, key, op, fingerprint string) string {
 }
 
 type pending struct {
-	key  string
-	op   string
-	fp   uint64
-	ver  uint64
-	at   int64
-	data []byte
+	key    string
+	op     string
+	fp     uint64
+	ver    uint64
+	at     int64
+	sum    uint32 // the record's checksum in its day's summary (summary.go), when hasSum
+	hasSum bool
+	data   []byte
 }
 
 // entityPoll is one entity's poll in progress: what it read so far and what it
@@ -77,6 +79,8 @@ type entityPoll struct {
 	// when a first poll meets a million new keys — for new ones. Two keys sharing a
 	// hash get version 0 ("unknown": fetched again next poll), never a wrong one.
 	versions  map[string]uint64
+	sums      map[string]uint32 // checksums learned by the summary path's scan, for keys to fetch
+	fetch     []string          // keys the summary path's scans found changed or new
 	knownVers []uint64
 	newVers   map[uint64]uint64
 	verSeed   maphash.Seed
@@ -169,6 +173,9 @@ func (e *Engine) preparePoll(ctx context.Context, entity string, w mapping.Windo
 func (p *entityPoll) read(ctx context.Context, forceFull bool) error {
 	r := p.e.o.Reader
 	if !forceFull && r.HasVersions(p.entity) && p.snap.Len() > 0 {
+		if sr, ok := r.(mapping.Summarizer); ok && p.windowed && sr.HasSummary(p.entity) {
+			return p.readSummarized(ctx, sr)
+		}
 		p.es.Mode = "versions"
 		return p.readChanged(ctx)
 	}
@@ -268,6 +275,10 @@ func (p *entityPoll) compare(it mapping.Item) error {
 	}
 	fp := Fingerprint(data)
 	ver := p.version(key, it.Version)
+	sum, hasSum := it.Checksum, it.HasChecksum
+	if s, ok := p.sums[key]; ok && !hasSum {
+		sum, hasSum = s, true
+	}
 	var wat int64
 	if wr, ok := it.Record.(mapping.Windowed); ok {
 		wat = wr.WindowDay().Unix()
@@ -280,8 +291,8 @@ func (p *entityPoll) compare(it mapping.Item) error {
 		}
 		en.Seen = true
 		if en.FP == fp {
-			if en.Ver != ver || en.At != wat {
-				p.verOnly = append(p.verOnly, pending{key: key, fp: fp, ver: ver, at: wat})
+			if en.Ver != ver || en.At != wat || en.HasSum != hasSum || en.Sum != sum {
+				p.verOnly = append(p.verOnly, pending{key: key, fp: fp, ver: ver, at: wat, sum: sum, hasSum: hasSum})
 			}
 			if len(p.backfill) > 0 {
 				p.backfills = append(p.backfills, pending{key: key, fp: fp, data: data})
@@ -295,7 +306,7 @@ func (p *entityPoll) compare(it mapping.Item) error {
 		}
 		p.seenNew[key] = true
 	}
-	p.changes = append(p.changes, pending{key: key, op: connectors.OpUpsert, fp: fp, ver: ver, at: wat, data: data})
+	p.changes = append(p.changes, pending{key: key, op: connectors.OpUpsert, fp: fp, ver: ver, at: wat, sum: sum, hasSum: hasSum, data: data})
 	if len(p.changes)+len(p.verOnly)+len(p.backfills) >= p.e.chunk {
 		return p.flush()
 	}
@@ -493,11 +504,11 @@ func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []st
 // only) and backfills (events for the targets that need the full state) to c.
 func (e *Engine) addUpserts(c *store.Change, entity string, at time.Time, changes, verOnly, backfills []pending, backfill []*Target) {
 	for _, p := range changes {
-		c.Puts = append(c.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at}, Data: p.data})
+		c.Puts = append(c.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at, Sum: p.sum, HasSum: p.hasSum}, Data: p.data})
 		e.enqueue(c, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)
 	}
 	for _, p := range verOnly {
-		c.Puts = append(c.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at}})
+		c.Puts = append(c.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at, Sum: p.sum, HasSum: p.hasSum}})
 	}
 	for _, p := range backfills {
 		e.enqueueTo(c, backfill, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)

@@ -56,6 +56,8 @@ var funcs = template.FuncMap{
 		switch m {
 		case "versions":
 			return "по версиям"
+		case "summary":
+			return "по сводкам дней"
 		case "full":
 			return "полное чтение"
 		}

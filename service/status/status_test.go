@@ -222,8 +222,11 @@ func checkPage(t *testing.T, page string, p *engine.PollSummary, queued, dead in
 }
 
 func modeRU(m string) string {
-	if m == "versions" {
+	switch m {
+	case "versions":
 		return "по версиям"
+	case "summary":
+		return "по сводкам дней"
 	}
 	return "полное чтение"
 }

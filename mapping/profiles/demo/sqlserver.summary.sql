@@ -1,0 +1,66 @@
+-- medsync profile "demo", SQL Server: day summaries of appointments (mapping/profiles/README.md,
+-- "Day summaries"). A poll compares each day's row count and checksum with the same
+-- figures computed from its snapshot, and scans (key, version) pairs only for the days
+-- that moved. The checksum of a row is a whole number in [0, 2^32) mixing SCHEDID and
+-- MODIFYDATE (in microseconds); the same expression is returned AS checksum by
+-- appointment.versions, appointment.rows and appointment.by_keys (sqlserver.sql).
+-- Both statements are served by the index IX_SCHEDULE_WINDOW (WDATE, SCHEDID, MODIFYDATE)
+-- alone.
+
+-- name: appointment.summary
+SELECT s.WDATE AS bucket, COUNT(*) AS row_count,
+       SUM((CAST(s.SCHEDID AS BIGINT) * CAST(2654435761 AS BIGINT) + (CAST(s.MODIFYDATE * 86400000000 AS BIGINT) % CAST(4294967291 AS BIGINT)) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS BIGINT) / CAST(4294967291 AS BIGINT)) % CAST(4294967291 AS BIGINT)) AS checksum
+FROM SCHEDULE s
+WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
+GROUP BY s.WDATE
+
+-- name: appointment.versions
+SELECT s.SCHEDID AS id, s.MODIFYDATE AS version,
+       (CAST(s.SCHEDID AS BIGINT) * CAST(2654435761 AS BIGINT) + (CAST(s.MODIFYDATE * 86400000000 AS BIGINT) % CAST(4294967291 AS BIGINT)) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS BIGINT) / CAST(4294967291 AS BIGINT)) % CAST(4294967291 AS BIGINT) AS checksum
+FROM SCHEDULE s
+WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
+
+-- Shifts: the same, over DOCTSHIFT joined to DOCTORS (a shift's version is the later of
+-- the two MODIFYDATEs). shift.rows and shift.by_keys are common.sql's with the checksum
+-- added: keep them in step with it.
+
+-- name: shift.summary
+SELECT t.WDATE AS bucket, COUNT(*) AS row_count,
+       SUM((CAST(t.SHIFT_ID AS BIGINT) * CAST(2654435761 AS BIGINT) + (CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) % CAST(4294967291 AS BIGINT)) * 40503 + CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) / CAST(4294967291 AS BIGINT)) % CAST(4294967291 AS BIGINT)) AS checksum
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
+GROUP BY t.WDATE
+
+-- name: shift.versions
+-- A shift's record also carries its doctor's slot length: the version is the later
+-- of the two MODIFYDATEs.
+SELECT t.SHIFT_ID AS id,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version,
+       (CAST(t.SHIFT_ID AS BIGINT) * CAST(2654435761 AS BIGINT) + (CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) % CAST(4294967291 AS BIGINT)) * 40503 + CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) / CAST(4294967291 AS BIGINT)) % CAST(4294967291 AS BIGINT) AS checksum
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
+
+-- name: shift.rows
+SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
+       t.WDATE AS date, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
+       t.BREAK_BEG AS break_start, t.BREAK_END AS break_end, t.ROOM AS room,
+       d.SLOT_MIN AS slot_minutes,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version,
+       (CAST(t.SHIFT_ID AS BIGINT) * CAST(2654435761 AS BIGINT) + (CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) % CAST(4294967291 AS BIGINT)) * 40503 + CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) / CAST(4294967291 AS BIGINT)) % CAST(4294967291 AS BIGINT) AS checksum
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
+ORDER BY t.DOCT_ID, t.WDATE, t.BEGHOUR
+
+-- name: shift.by_keys
+SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
+       t.WDATE AS date, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
+       t.BREAK_BEG AS break_start, t.BREAK_END AS break_end, t.ROOM AS room,
+       d.SLOT_MIN AS slot_minutes,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version,
+       (CAST(t.SHIFT_ID AS BIGINT) * CAST(2654435761 AS BIGINT) + (CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) % CAST(4294967291 AS BIGINT)) * 40503 + CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) / CAST(4294967291 AS BIGINT)) % CAST(4294967291 AS BIGINT) AS checksum
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.SHIFT_ID IN (:keys) AND d.ENABLED = 1

@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"medsync/connectors"
+	"medsync/mapping"
+	"medsync/mapping/convert"
+	"medsync/mapping/demo"
+	"medsync/service/store"
+)
+
+// scanCounter is the demo MIS's real Source, with the days each version scan covered
+// written down.
+type scanCounter struct {
+	*mapping.Source
+	mu   sync.Mutex
+	days []string // one per day a ScanChecksums window covered
+	full int      // ScanVersions calls (whole-window scans)
+}
+
+func (c *scanCounter) ScanChecksums(ctx context.Context, entity string, w mapping.Window, fn func([]byte, uint64, uint32, bool) error) error {
+	c.mu.Lock()
+	for d := w.From; d.Before(w.To); d = d.AddDate(0, 0, 1) {
+		c.days = append(c.days, d.Format("2006-01-02"))
+	}
+	c.mu.Unlock()
+	return c.Source.ScanChecksums(ctx, entity, w, fn)
+}
+
+func (c *scanCounter) ScanVersions(ctx context.Context, entity string, w mapping.Window, fn func([]byte, uint64) error) error {
+	c.mu.Lock()
+	c.full++
+	c.mu.Unlock()
+	return c.Source.ScanVersions(ctx, entity, w, fn)
+}
+
+func (c *scanCounter) take() (days []string, full int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	days, full = c.days, c.full
+	c.days, c.full = nil, 0
+	sort.Strings(days)
+	return days, full
+}
+
+// TestSummaryPathFindsEachChange: on the demo MIS in SQLite, PostgreSQL and MariaDB,
+// an unchanged poll scans no day, and an update, an insert, a delete and a move
+// between days are each found by the summary path, which scans only the day(s) the
+// change touched.
+func TestSummaryPathFindsEachChange(t *testing.T) {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+		t.Run(dialect, func(t *testing.T) { testSummaryPath(t, dialect) })
+	}
+}
+
+func testSummaryPath(t *testing.T, dialect string) {
+	ctx := context.Background()
+	zone, err := time.LoadLocation("Europe/Moscow")
+	if err != nil {
+		zone = msk
+	}
+	now := time.Now().In(zone)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, zone)
+	db, _, _, _ := demo.TestMIS(t, dialect, demo.Sizes{Branches: 1, Doctors: 4, Patients: 100, Appointments: 500, Days: 24, Today: now, Seed: 3})
+	prof, err := mapping.LoadProfile("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &scanCounter{Source: mapping.NewSource(db, dialect, prof, mapping.SourceOptions{Zone: zone})}
+	st, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec := &recorder{}
+	eng, err := New(Options{
+		Reader: src, Store: st, Zone: zone, DaysBack: 10, DaysAhead: 10,
+		Targets: []*Target{{Name: "rec", Conn: rec, Entities: []string{mapping.EntityAppointment}, BatchSize: 100}},
+		Guard:   Guard{MaxShare: 0.5, MinCount: 3},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll := func() (EntitySummary, []connectors.Event) {
+		t.Helper()
+		rec.reset()
+		s := eng.Poll(ctx)
+		if !s.OK() {
+			t.Fatalf("poll failed: %v", s.Err())
+		}
+		if _, err := eng.DeliverAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s.Entities[0], rec.events()
+	}
+	day := func(n int) string { return today.AddDate(0, 0, n).Format("2006-01-02") }
+	expect := func(what string, es EntitySummary, evs []connectors.Event, op, key string, days ...string) {
+		t.Helper()
+		scanned, full := src.take()
+		if es.Mode != "summary" || full != 0 {
+			t.Errorf("%s: mode %q with %d whole-window version scans, want the summary path", what, es.Mode, full)
+		}
+		if len(evs) != 1 || evs[0].Op != op || evs[0].Key != key {
+			t.Errorf("%s: events %v, want one %s of %s", what, describe(evs), op, key)
+		}
+		sort.Strings(days)
+		if fmt.Sprint(scanned) != fmt.Sprint(days) {
+			t.Errorf("%s: scanned days %v, want %v", what, scanned, days)
+		}
+	}
+
+	if es, _ := poll(); es.Mode != "full" || es.Read == 0 {
+		t.Fatalf("first poll: %+v", es)
+	}
+	src.take()
+	es, evs := poll()
+	if scanned, full := src.take(); es.Mode != "summary" || len(evs) != 0 || len(scanned) != 0 || full != 0 {
+		t.Fatalf("unchanged poll: mode %s, %d events, scanned %v and %d whole window(s)", es.Mode, len(evs), scanned, full)
+	}
+
+	id := bookedOn(t, db, today.AddDate(0, 0, 2))
+	must(t, demo.UpdateRow(ctx, db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": "Перезвонить накануне"}))
+	es, evs = poll()
+	expect("update", es, evs, connectors.OpUpsert, fmt.Sprint(id), day(2))
+
+	var doctor int
+	must(t, db.QueryRowContext(ctx, `SELECT MIN(DOCT_ID) FROM DOCTORS WHERE ENABLED = 1`).Scan(&doctor))
+	added, err := demo.AddAppointment(ctx, db, dialect, demo.NewAppointment{DoctorID: doctor, Start: today.AddDate(0, 0, 3).Add(12*time.Hour + 10*time.Minute)})
+	must(t, err)
+	es, evs = poll()
+	expect("insert", es, evs, connectors.OpUpsert, fmt.Sprint(added), day(3))
+
+	gone := bookedOn(t, db, today.AddDate(0, 0, 4))
+	must(t, demo.DeleteAppointment(ctx, db, dialect, gone))
+	es, evs = poll()
+	expect("delete", es, evs, connectors.OpDelete, fmt.Sprint(gone), day(4))
+
+	must(t, demo.MoveAppointment(ctx, db, dialect, id, today.AddDate(0, 0, 6).Add(11*time.Hour)))
+	es, evs = poll()
+	expect("move between days", es, evs, connectors.OpUpsert, fmt.Sprint(id), day(2), day(6))
+
+	es, evs = poll()
+	if scanned, _ := src.take(); len(evs) != 0 || len(scanned) != 0 || es.Mode != "summary" {
+		t.Fatalf("poll after the changes: %d events, scanned %v", len(evs), scanned)
+	}
+}
+
+func bookedOn(t *testing.T, db *sql.DB, day time.Time) int {
+	t.Helper()
+	var id sql.NullInt64
+	q := fmt.Sprintf("SELECT MIN(SCHEDID) FROM SCHEDULE WHERE DELETED = 0 AND WDATE = %d", int(convert.ToOLE(convert.FromTime(day))))
+	if err := db.QueryRowContext(context.Background(), q).Scan(&id); err != nil || !id.Valid {
+		t.Fatalf("no appointment on %s in the demo MIS: %v", day.Format("2006-01-02"), err)
+	}
+	return int(id.Int64)
+}
+
+func describe(evs []connectors.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Op+" "+e.Key)
+	}
+	return out
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
