@@ -97,6 +97,24 @@ type Host interface {
 	// Records streams the current synced records of an entity from the state store
 	// (the last values delivered), for connectors that serve requests.
 	Records(ctx context.Context, entity string, fn func(key string, data json.RawMessage) error) error
+	// Refresh brings records a connector has just changed in the MIS (a booking, a
+	// cancellation) into the state store now instead of at the next poll: the engine
+	// re-reads them through the profile's read statements, commits them through the
+	// normal differ (snapshot and outbox in one transaction, the same guards) and wakes
+	// the delivery of every connector, so other channels learn of the change within
+	// seconds. It waits for a running poll to finish (never two commits of one entity
+	// at once) and returns when the change is committed. A failure leaves the change to
+	// the next poll. connectors/booking calls it after every booking and cancellation.
+	Refresh(ctx context.Context, r RefreshRequest) error
+}
+
+// RefreshRequest names what a write to the MIS changed.
+type RefreshRequest struct {
+	Reason         string    // for the log, e.g. "booking ondoc 123"
+	DoctorID       string    // the doctor whose schedule changed
+	BranchID       string    // the branch of the appointment, when known
+	From, To       time.Time // the changed interval (instants); zero when unknown
+	AppointmentIDs []string  // MIS ids of the appointments written or cancelled
 }
 
 // MISWriter runs the profile's declared write statements in one transaction.

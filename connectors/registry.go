@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Option describes one key of a connector's config section (as rclone's registry
@@ -58,6 +59,12 @@ type Env struct {
 	Logger   *slog.Logger
 	StateDir string // the directory given in [service] state_dir
 	BaseDir  string // directory of config.ini; relative paths in a section are resolved against it
+	// Zone is the service zone ([service] timezone): the MIS's wall times of a branch
+	// without a zone of its own. Nil: time.Local.
+	Zone *time.Location
+	// DaysAhead is the sync window ([mis] days_ahead): the days ahead other channels
+	// see. Bookings (connectors/booking) are taken only inside it. 0: unknown.
+	DaysAhead int
 }
 
 // Common option names every connector section accepts, handled by the engine.

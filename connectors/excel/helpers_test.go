@@ -30,6 +30,9 @@ type testHost struct {
 func (h *testHost) Logger() *slog.Logger      { return h.log }
 func (h *testHost) StateDir() string          { return h.dir }
 func (h *testHost) MIS() connectors.MISWriter { return h.mis }
+func (h *testHost) Refresh(context.Context, connectors.RefreshRequest) error {
+	return nil
+}
 func (h *testHost) Records(context.Context, string, func(string, json.RawMessage) error) error {
 	return nil
 }

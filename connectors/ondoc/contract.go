@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"medsync/connectors/booking"
 	"medsync/mapping/convert"
 )
 
@@ -138,13 +139,29 @@ const (
 	reasonDoctorNotBookable = "doctor_not_bookable"
 	reasonPatientNotFound   = "patient_not_found"
 	reasonInvalidBooking    = "invalid_booking"
+	reasonOutsideSchedule   = "outside_schedule"
+	reasonInPast            = "in_past"
+	reasonOutOfWindow       = "out_of_window"
 )
+
+// reasonFor maps a refusal code of the booking path (connectors/booking) to ONDOC's.
+func reasonFor(code string) string {
+	switch code {
+	case booking.CodeSlotTaken, booking.CodeDoctorNotBookable, booking.CodePatientNotFound,
+		booking.CodeOutsideSchedule, booking.CodeInPast, booking.CodeOutOfWindow:
+		return code
+	}
+	return reasonInvalidBooking
+}
 
 var reasonText = map[string]string{
 	reasonSlotTaken:         "Это время уже занято, выберите другое",
 	reasonDoctorNotBookable: "Запись к этому врачу онлайн недоступна",
 	reasonPatientNotFound:   "Пациент не найден в клинике: прикрепитесь по коду из регистратуры",
 	reasonInvalidBooking:    "Некорректные данные записи",
+	reasonOutsideSchedule:   booking.Message(booking.CodeOutsideSchedule),
+	reasonInPast:            booking.Message(booking.CodeInPast),
+	reasonOutOfWindow:       booking.Message(booking.CodeOutOfWindow),
 }
 
 // Event types on the events feed.

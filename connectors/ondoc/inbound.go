@@ -2,8 +2,6 @@ package ondoc
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,23 +9,8 @@ import (
 	"time"
 
 	"medsync/connectors"
-	"medsync/mapping"
-	"medsync/mapping/convert"
+	"medsync/connectors/booking"
 )
-
-// Names of the profile's write statements the inbound side uses (files
-// mapping/profiles/<profile>/<dialect>.booking.sql).
-const (
-	stmtLock     = "write.book_lock"     // :doctor_id; optional, run first to serialise bookings of a doctor
-	stmtFindExt  = "write.book_find_ext" // :ext_id → id, deleted
-	stmtCheck    = "write.book_check"    // :doctor_id, :patient_id, :wdate, :bhour, :ehour → doctor_ok, patient_ok, busy
-	stmtInsert   = "write.book_insert"   // :ext_id, :patient_id, :doctor_id, :wdate, :bhour, :ehour, :comment, :modifydate
-	stmtServices = "write.book_services" // :ext_id, :service_id (optional statement)
-	stmtCancel   = "write.cancel_ext"    // :ext_id, :reason_text, :modifydate
-)
-
-// cancelReasonByPatient is the DELREASONS text used for cancellations made in ONDOC.
-const cancelReasonByPatient = "Пациент отменил запись"
 
 const kvCursor = "events_cursor"
 
@@ -58,6 +41,7 @@ func (c *Conn) Run(ctx context.Context, host connectors.Host) error {
 	} else {
 		in.log = in.log.With("connector", Name)
 	}
+	in.booker = booking.New(host, booking.Options{Zone: c.misZone, DaysAhead: c.daysAhead, Now: c.now, Logger: in.log})
 	for page := 0; page < maxPages; page++ {
 		cursor, err := c.store.get(ctx, kvCursor)
 		if err != nil {
@@ -89,10 +73,10 @@ func (c *Conn) Run(ctx context.Context, host connectors.Host) error {
 }
 
 type inbound struct {
-	c     *Conn
-	host  connectors.Host
-	log   *slog.Logger
-	zones map[string]*time.Location // branch id → zone, from the synced branch records
+	c      *Conn
+	host   connectors.Host
+	log    *slog.Logger
+	booker *booking.Booker // the one booking path (connectors/booking)
 }
 
 func (in *inbound) handle(ctx context.Context, ev feedEvent) error {
@@ -131,34 +115,18 @@ func (in *inbound) handle(ctx context.Context, ev feedEvent) error {
 	}
 }
 
-// writer returns the MIS writer when it declares the named statements; otherwise it
-// logs once that the profile does not support this and returns nil.
-func (in *inbound) writer(what string, names ...string) connectors.MISWriter {
-	w := in.host.MIS()
-	ok := w != nil
-	for _, n := range names {
-		if ok && !w.Has(n) {
-			ok = false
-		}
-	}
+// supported reports whether the profile declares the statements; otherwise it logs
+// once that the profile does not support this.
+func (in *inbound) supported(what string, ok bool, missing []string) bool {
 	if ok {
-		return w
+		return true
 	}
 	if !in.c.warnedOnce[what] {
 		in.c.warnedOnce[what] = true
 		in.log.Warn("inbound " + what + " from ONDOC are unsupported for this MIS profile: it declares no write statements " +
-			fmt.Sprint(names) + "; nothing is written to the MIS (switch online booking off in the ONDOC clinic account, or use a profile with these statements)")
+			fmt.Sprint(missing) + "; nothing is written to the MIS (switch online booking off in the ONDOC clinic account, or use a profile with these statements)")
 	}
-	return nil
-}
-
-// misID passes an id to SQL as a number when it is one (the legacy schema uses int
-// keys), else as text.
-func misID(s string) any {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n
-	}
-	return s
+	return false
 }
 
 func (in *inbound) book(ctx context.Context, b *feedBooking) error {
@@ -171,11 +139,10 @@ func (in *inbound) book(ctx context.Context, b *feedBooking) error {
 		prev.Answered = false
 		return in.sendAnswer(ctx, b.BookingID, *prev)
 	}
-	w := in.writer("bookings", stmtFindExt, stmtCheck, stmtInsert)
-	if w == nil {
+	if ok, missing := in.booker.Supported(); !in.supported("bookings", ok, missing) {
 		return nil
 	}
-	a, err := in.write(ctx, w, b)
+	a, err := in.write(ctx, b)
 	if err != nil {
 		return fmt.Errorf("ondoc: write ONDOC booking %s into the MIS: %w", b.BookingID, err)
 	}
@@ -209,218 +176,41 @@ func (in *inbound) sendAnswer(ctx context.Context, bookingID string, a answer) e
 	return nil
 }
 
-// zone returns the zone the MIS keeps the branch's wall times in.
-func (in *inbound) zone(ctx context.Context, branchID string, t time.Time) *time.Location {
-	if in.zones == nil {
-		in.zones = map[string]*time.Location{}
-		_ = in.host.Records(ctx, mapping.EntityBranch, func(key string, data json.RawMessage) error {
-			var b mapping.Branch
-			if json.Unmarshal(data, &b) == nil && b.TimeZone != "" {
-				if loc, err := convert.LoadZone(b.TimeZone); err == nil {
-					in.zones[key] = loc
-				}
-			}
-			return nil
-		})
-	}
-	if loc, ok := in.zones[branchID]; ok {
-		return loc
-	}
-	if in.c.zone != nil {
-		return in.c.zone
-	}
-	return t.Location()
-}
-
-var errReject = errors.New("rejected")
-
-// write books into the MIS in one transaction and returns the answer for ONDOC.
-func (in *inbound) write(ctx context.Context, w connectors.MISWriter, b *feedBooking) (answer, error) {
-	reject := func(code string) (answer, error) {
-		return answer{Result: answerRejected, ReasonCode: code}, nil
-	}
+// write books through the shared booking path and returns the answer for ONDOC: a
+// refusal is an answer, a MIS failure an error (the feed page is repeated later).
+func (in *inbound) write(ctx context.Context, b *feedBooking) (answer, error) {
 	start, err1 := parseTime(b.Start)
 	end, err2 := parseTime(b.End)
-	if err1 != nil || err2 != nil || !end.After(start) || b.DoctorMisID == "" {
-		in.log.Warn("ONDOC booking with unusable time or doctor rejected", "booking", b.BookingID, "start", b.Start, "end", b.End)
-		return reject(reasonInvalidBooking)
+	if err1 != nil || err2 != nil {
+		in.log.Warn("ONDOC booking with an unreadable time rejected", "booking", b.BookingID, "start", b.Start, "end", b.End)
+		return answer{Result: answerRejected, ReasonCode: reasonInvalidBooking}, nil
 	}
-	if b.PatientMisID == "" {
-		return reject(reasonPatientNotFound)
-	}
-	loc := in.zone(ctx, b.FilialMisID, start)
-	ls, le := start.In(loc), end.In(loc)
-	day := convert.FromTime(ls)
-	endDay := convert.FromTime(le)
-	sinceMidnight := func(t time.Time) time.Duration {
-		h, m, s := t.Clock()
-		return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second
-	}
-	bh, eh := sinceMidnight(ls), sinceMidnight(le)
-	if endDay != day {
-		if endDay == day.AddDays(1) && eh == 0 {
-			eh = 24 * time.Hour
-		} else {
-			return reject(reasonInvalidBooking)
-		}
-	}
-	params := map[string]any{
-		"ext_id":     b.BookingID,
-		"patient_id": misID(b.PatientMisID),
-		"doctor_id":  misID(b.DoctorMisID),
-		"wdate":      convert.ToOLE(day),
-		"bhour":      convert.ToDayFraction(bh),
-		"ehour":      convert.ToDayFraction(eh),
-		"comment":    nullIfEmpty(b.Comment),
-		"modifydate": convert.ToOLEDateTime(in.c.now().In(loc)),
-	}
-	var out answer
-	err := w.Tx(ctx, func(tx connectors.MISTx) error {
-		if w.Has(stmtLock) {
-			// First, in a statement of its own: later reads see bookings committed
-			// by whoever held the lock before us.
-			if _, err := tx.Exec(ctx, stmtLock, map[string]any{"doctor_id": params["doctor_id"]}); err != nil {
-				return fmt.Errorf("%s: %w", stmtLock, err)
-			}
-		}
-		if id, found, err := findExt(ctx, tx, b.BookingID); err != nil {
-			return err
-		} else if found {
-			out = answer{Result: answerConfirmed, MisID: id}
-			return nil
-		}
-		doctorOK, patientOK, busy, err := check(ctx, tx, params)
-		if err != nil {
-			return err
-		}
-		switch {
-		case !doctorOK:
-			out = answer{Result: answerRejected, ReasonCode: reasonDoctorNotBookable}
-			return errReject
-		case !patientOK:
-			out = answer{Result: answerRejected, ReasonCode: reasonPatientNotFound}
-			return errReject
-		case busy:
-			out = answer{Result: answerRejected, ReasonCode: reasonSlotTaken}
-			return errReject
-		}
-		res, err := tx.Exec(ctx, stmtInsert, params)
-		if err != nil {
-			return fmt.Errorf("%s: %w", stmtInsert, err)
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			out = answer{Result: answerRejected, ReasonCode: reasonDoctorNotBookable}
-			return errReject
-		}
-		if w.Has(stmtServices) {
-			for _, sid := range b.ServiceMisIDs {
-				if _, err := tx.Exec(ctx, stmtServices, map[string]any{"ext_id": b.BookingID, "service_id": misID(sid)}); err != nil {
-					return fmt.Errorf("%s (service %s): %w", stmtServices, sid, err)
-				}
-			}
-		}
-		id, found, err := findExt(ctx, tx, b.BookingID)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("%s inserted no row findable by %s", stmtInsert, stmtFindExt)
-		}
-		out = answer{Result: answerConfirmed, MisID: id}
-		return nil
+	res, err := in.booker.Book(ctx, booking.Request{
+		Channel: Name, ExtID: b.BookingID, DoctorID: b.DoctorMisID, PatientID: b.PatientMisID, BranchID: b.FilialMisID,
+		ServiceIDs: b.ServiceMisIDs, Start: start, End: end, Comment: b.Comment,
 	})
-	if errors.Is(err, errReject) {
-		return out, nil
+	var ref *booking.Refusal
+	if errors.As(err, &ref) {
+		return answer{Result: answerRejected, ReasonCode: reasonFor(ref.Code)}, nil
 	}
-	return out, err
-}
-
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func findExt(ctx context.Context, tx connectors.MISTx, ext string) (id string, found bool, err error) {
-	rows, err := tx.Query(ctx, stmtFindExt, map[string]any{"ext_id": ext})
 	if err != nil {
-		return "", false, fmt.Errorf("%s: %w", stmtFindExt, err)
+		return answer{}, err
 	}
-	defer rows.Close()
-	if rows.Next() {
-		var v sql.NullString
-		var deleted sql.NullInt64
-		if err := scanFirst(rows, &v, &deleted); err != nil {
-			return "", false, fmt.Errorf("%s: %w", stmtFindExt, err)
-		}
-		return v.String, true, nil
-	}
-	return "", false, rows.Err()
-}
-
-// scanFirst scans the first column into id and the second, when present, into extra.
-func scanFirst(rows *sql.Rows, id *sql.NullString, extra *sql.NullInt64) error {
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	dest := []any{id}
-	for i := 1; i < len(cols); i++ {
-		if i == 1 {
-			dest = append(dest, extra)
-		} else {
-			dest = append(dest, new(any))
-		}
-	}
-	return rows.Scan(dest...)
-}
-
-func check(ctx context.Context, tx connectors.MISTx, params map[string]any) (doctorOK, patientOK, busy bool, err error) {
-	rows, err := tx.Query(ctx, stmtCheck, params)
-	if err != nil {
-		return false, false, false, fmt.Errorf("%s: %w", stmtCheck, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return false, false, false, rows.Err() // no such doctor
-	}
-	var d, p, b sql.NullInt64
-	if err := rows.Scan(&d, &p, &b); err != nil {
-		return false, false, false, fmt.Errorf("%s must return doctor_ok, patient_ok, busy: %w", stmtCheck, err)
-	}
-	return d.Int64 > 0, p.Int64 > 0, b.Int64 > 0, rows.Err()
+	return answer{Result: answerConfirmed, MisID: res.AppointmentID}, nil
 }
 
 func (in *inbound) cancel(ctx context.Context, b *feedBooking) error {
-	w := in.writer("cancellations", stmtCancel)
-	if w == nil {
+	if ok, missing := in.booker.CancelSupported(); !in.supported("cancellations", ok, missing) {
 		return nil
 	}
-	loc := in.c.zone
-	if loc == nil {
-		loc = time.Local
-	}
-	if start, err := parseTime(b.Start); err == nil {
-		loc = in.zone(ctx, b.FilialMisID, start)
-	}
-	reason := cancelReasonByPatient
-	var n int64
-	err := w.Tx(ctx, func(tx connectors.MISTx) error {
-		res, err := tx.Exec(ctx, stmtCancel, map[string]any{
-			"ext_id": b.BookingID, "reason_text": reason, "modifydate": convert.ToOLEDateTime(in.c.now().In(loc)),
-		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", stmtCancel, err)
-		}
-		n, _ = res.RowsAffected()
+	_, err := in.booker.Cancel(ctx, booking.CancelRequest{Channel: Name, ExtID: b.BookingID, Reason: booking.ReasonPatient, Comment: b.Reason})
+	var ref *booking.Refusal
+	if errors.As(err, &ref) {
+		in.log.Info("ONDOC cancellation of a booking the MIS does not have: nothing to cancel", "booking", b.BookingID, "code", ref.Code)
 		return nil
-	})
+	}
 	if err != nil {
 		return fmt.Errorf("ondoc: cancel ONDOC booking %s in the MIS: %w", b.BookingID, err)
-	}
-	if n > 0 {
-		in.c.log.Info("ONDOC cancellation written into the MIS", "booking", b.BookingID, "why", b.Reason)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"medsync/connectors/booking"
 	"medsync/mapping"
 	"medsync/mapping/convert"
 	"medsync/mapping/demo"
@@ -38,8 +39,8 @@ func newMIS(t *testing.T, dialect string) *misFixture {
 		t.Fatal(err)
 	}
 	w := mapping.NewWriter(db, dialect, p)
-	if w == nil || !w.Has(stmtCheck) {
-		t.Fatalf("the demo profile has no %s for %s", stmtCheck, dialect)
+	if w == nil || !w.Has("write.book_check") {
+		t.Fatalf("the demo profile has no write.book_check for %s", dialect)
 	}
 	m := &misFixture{db: db, dialect: dialect}
 	ints := func(q string) []int {
@@ -82,7 +83,7 @@ func (m *misFixture) count(t *testing.T, where string) int {
 	return n
 }
 
-func booking(id string, doctor, patient, service int, start time.Time, minutes int) feedEvent {
+func bookingEv(id string, doctor, patient, service int, start time.Time, minutes int) feedEvent {
 	return feedEvent{ID: "ev-" + id, Type: evBookingCreated, Booking: &feedBooking{
 		BookingID: id, PatientMisID: fmt.Sprint(patient), DoctorMisID: fmt.Sprint(doctor), FilialMisID: "1",
 		ServiceMisIDs: []string{fmt.Sprint(service)}, Start: convert.FormatTime(start),
@@ -99,12 +100,12 @@ func TestInboundBookings(t *testing.T) {
 			msk := time.FixedZone("+03:00", 3*3600)
 			at := time.Date(2027, 12, 15, 10, 0, 0, 0, msk)
 			f.addEvents(
-				booking("ond-1", m.doctor, m.patient, m.service, at, 30),
-				booking("ond-1", m.doctor, m.patient, m.service, at, 30),                     // ONDOC sends it twice
-				booking("ond-2", m.doctor, m.patient, m.service, at.Add(10*time.Minute), 30), // same slot: taken
-				booking("ond-3", m.hidden, m.patient, m.service, at, 30),                     // hidden doctor
-				booking("ond-4", m.doctor, 99999999, m.service, at.Add(2*time.Hour), 30),     // unknown patient
-				booking("ond-5", m.doctor, m.patient, m.service, at.Add(30*time.Minute), 30), // the next slot: free
+				bookingEv("ond-1", m.doctor, m.patient, m.service, at, 30),
+				bookingEv("ond-1", m.doctor, m.patient, m.service, at, 30),                     // ONDOC sends it twice
+				bookingEv("ond-2", m.doctor, m.patient, m.service, at.Add(10*time.Minute), 30), // same slot: taken
+				bookingEv("ond-3", m.hidden, m.patient, m.service, at, 30),                     // hidden doctor
+				bookingEv("ond-4", m.doctor, 99999999, m.service, at.Add(2*time.Hour), 30),     // unknown patient
+				bookingEv("ond-5", m.doctor, m.patient, m.service, at.Add(30*time.Minute), 30), // the next slot: free
 			)
 			h := m.writerOn()
 			if err := c.Run(ctx, h); err != nil {
@@ -150,7 +151,7 @@ func TestInboundBookings(t *testing.T) {
 
 			// A fresh state file (reinstalled service): the MIS row still answers it.
 			c2 := newConn(t, f, nil)
-			f.addEvents(booking("ond-1", m.doctor, m.patient, m.service, at, 30))
+			f.addEvents(bookingEv("ond-1", m.doctor, m.patient, m.service, at, 30))
 			if err := c2.Run(ctx, m.writerOn()); err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +170,7 @@ func TestInboundBookings(t *testing.T) {
 			}
 			var reason string
 			err := m.db.QueryRow("SELECT r.TEXT FROM SCHEDULE s JOIN DELREASONS r ON r.REASON_ID = s.DEL_REASON_ID WHERE s.EXT_ID = 'ond-1' AND s.DELETED = 1").Scan(&reason)
-			if err != nil || reason != cancelReasonByPatient {
+			if err != nil || reason != booking.DefaultReasonText[booking.ReasonPatient] {
 				t.Errorf("cancelled row: reason %q, %v", reason, err)
 			}
 		})
@@ -184,8 +185,8 @@ func TestInboundSameSlotConcurrent(t *testing.T) {
 			m := newMIS(t, dialect)
 			at := time.Date(2027, 12, 16, 11, 0, 0, 0, time.FixedZone("+03:00", 3*3600))
 			fa, fb := newFake(t), newFake(t)
-			fa.addEvents(booking("race-a", m.doctor, m.patient, m.service, at, 30))
-			fb.addEvents(booking("race-b", m.doctor, m.patient, m.service, at, 30))
+			fa.addEvents(bookingEv("race-a", m.doctor, m.patient, m.service, at, 30))
+			fb.addEvents(bookingEv("race-b", m.doctor, m.patient, m.service, at, 30))
 			ca, cb := newConn(t, fa, nil), newConn(t, fb, nil)
 			errs := make(chan error, 2)
 			go func() { errs <- ca.Run(context.Background(), m.writerOn()) }()
@@ -221,7 +222,7 @@ func TestInboundWithoutWriteStatements(t *testing.T) {
 	var logs bytes.Buffer
 	h := &host{log: slog.New(slog.NewTextHandler(&logs, nil)), dir: t.TempDir()}
 	at := time.Date(2027, 12, 15, 10, 0, 0, 0, time.UTC)
-	f.addEvents(booking("x-1", 1, 1, 1, at, 30), booking("x-2", 1, 1, 1, at.Add(time.Hour), 30))
+	f.addEvents(bookingEv("x-1", 1, 1, 1, at, 30), bookingEv("x-2", 1, 1, 1, at.Add(time.Hour), 30))
 	for range 2 {
 		if err := c.Run(context.Background(), h); err != nil {
 			t.Fatal(err)
@@ -261,30 +262,5 @@ func TestInboundIntervalAndCursor(t *testing.T) {
 	}
 	if ok, _ := c.store.isLinked(context.Background(), "1249"); !ok {
 		t.Error("last linked patient not recorded")
-	}
-}
-
-func TestDemoProfileDeclaresBookingStatements(t *testing.T) {
-	p, err := mapping.LoadProfile("demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	params := map[string]any{"doctor_id": 1, "patient_id": 2, "ext_id": "x", "wdate": 46000.0, "bhour": 0.4, "ehour": 0.42,
-		"comment": nil, "modifydate": 46000.5, "service_id": 3, "reason_text": cancelReasonByPatient}
-	for _, dialect := range mapping.Dialects {
-		for _, name := range []string{stmtLock, stmtFindExt, stmtCheck, stmtInsert, stmtServices, stmtCancel} {
-			q, ok := p.Statement(dialect, name)
-			if !ok {
-				t.Errorf("demo profile: no %s for %s", name, dialect)
-				continue
-			}
-			sqlText, _, err := mapping.RenderSQL(dialect, q, params)
-			if err != nil {
-				t.Errorf("%s %s: %v", dialect, name, err)
-			}
-			if dialect == mapping.DialectSQLServer && (!strings.Contains(sqlText, "@") || strings.Contains(sqlText, " :")) {
-				t.Errorf("%s not rendered with @name: %s", name, sqlText)
-			}
-		}
 	}
 }

@@ -78,6 +78,8 @@ type Conn struct {
 	limiter      *rate.Limiter
 	store        *store
 	now          func() time.Time
+	misZone      *time.Location // the service zone: the MIS's wall times of a branch without its own
+	daysAhead    int            // the sync window; bookings beyond it are refused
 
 	mu          sync.Mutex // serialises Deliver, Run and link calls on the store
 	lastInbound time.Time
@@ -111,6 +113,8 @@ func New(env connectors.Env, cfg *connectors.Values) (connectors.Connector, erro
 		idemHeader: cfg.String("idempotency_header"),
 		now:        time.Now,
 		warnedOnce: map[string]bool{},
+		misZone:    env.Zone,
+		daysAhead:  env.DaysAhead,
 	}
 	if c.log == nil {
 		c.log = slog.Default()

@@ -16,7 +16,11 @@ import (
 )
 
 func envFor(dir string) connectors.Env {
-	return connectors.Env{Instance: Name, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), StateDir: dir, BaseDir: dir}
+	msk, err := time.LoadLocation("Europe/Moscow")
+	if err != nil {
+		panic(err)
+	}
+	return connectors.Env{Instance: Name, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), StateDir: dir, BaseDir: dir, Zone: msk}
 }
 
 // valuesFor fills defaults as the config loader does, then applies m.
@@ -343,15 +347,20 @@ func TestAppointmentCycle(t *testing.T) {
 
 // host is a connectors.Host for Run.
 type host struct {
-	log      *slog.Logger
-	dir      string
-	mis      connectors.MISWriter
-	branches map[string]mapping.Branch
+	log       *slog.Logger
+	dir       string
+	mis       connectors.MISWriter
+	branches  map[string]mapping.Branch
+	refreshed []connectors.RefreshRequest
 }
 
 func (h *host) Logger() *slog.Logger      { return h.log }
 func (h *host) StateDir() string          { return h.dir }
 func (h *host) MIS() connectors.MISWriter { return h.mis }
+func (h *host) Refresh(ctx context.Context, r connectors.RefreshRequest) error {
+	h.refreshed = append(h.refreshed, r)
+	return nil
+}
 func (h *host) Records(ctx context.Context, entity string, fn func(string, json.RawMessage) error) error {
 	if entity != mapping.EntityBranch {
 		return nil

@@ -208,10 +208,12 @@ func (c *Config) Env(cc ConnectorConfig, log *slog.Logger) connectors.Env {
 		log = slog.Default()
 	}
 	return connectors.Env{
-		Instance: cc.Name,
-		Logger:   log.With("connector", cc.Name),
-		StateDir: c.Service.StateDir,
-		BaseDir:  c.Dir,
+		Instance:  cc.Name,
+		Logger:    log.With("connector", cc.Name),
+		StateDir:  c.Service.StateDir,
+		BaseDir:   c.Dir,
+		Zone:      c.Location,
+		DaysAhead: c.MIS.DaysAhead,
 	}
 }
 

@@ -1,8 +1,7 @@
--- medsync profile "demo", SQL Server: write statements for bookings made in ONDOC
--- (connectors/ondoc), rendered with @name parameters. Run inside one transaction by
--- the connector: book_lock → book_find_ext → book_check → book_insert → book_services →
--- book_find_ext. :wdate is an OLE day number, :bhour/:ehour
--- day fractions, :modifydate an OLE date-time, in the branch's local time.
+-- medsync profile "demo", SQL Server: write statements of the one booking path
+-- (connectors/booking). The order they run in and the OLE parameters are explained in
+-- common.booking.sql; every parameter is listed in mapping/profiles/README.md.
+-- Rendered with @name parameters.
 -- The statements shared by every dialect are in common.booking.sql.
 
 -- name: write.book_lock
@@ -14,7 +13,7 @@ SELECT DOCT_ID FROM DOCTORS WITH (UPDLOCK, HOLDLOCK, ROWLOCK) WHERE DOCT_ID = :d
 INSERT INTO SCHEDULE (SCHEDID, PCODE, DOCT_ID, FILIAL_ID, WDATE, BHOUR, EHOUR, STATUS, DELETED,
                       SOURCE, COMMENT, EXT_ID, MODIFYDATE)
 SELECT COALESCE((SELECT MAX(m.SCHEDID) FROM SCHEDULE m WITH (UPDLOCK, HOLDLOCK)), 0) + 1, :patient_id,
-       d.DOCT_ID, d.FILIAL_ID, :wdate, :bhour, :ehour, 0, 0, 2, :comment, :ext_id, :modifydate
+       d.DOCT_ID, COALESCE(:branch_id, d.FILIAL_ID), :ole_date, :ole_start, :ole_end, 0, 0, 2, :comment, :ext_id, :ole_now
 FROM DOCTORS d
 WHERE d.DOCT_ID = :doctor_id
 
@@ -22,5 +21,12 @@ WHERE d.DOCT_ID = :doctor_id
 UPDATE SCHEDULE
 SET DELETED = 1,
     DEL_REASON_ID = (SELECT MIN(r.REASON_ID) FROM DELREASONS r WHERE r.TEXT = :reason_text),
-    MODIFYDATE = :modifydate
+    MODIFYDATE = :ole_now
 WHERE EXT_ID = :ext_id AND DELETED = 0
+
+-- name: write.cancel_id
+UPDATE SCHEDULE
+SET DELETED = 1,
+    DEL_REASON_ID = (SELECT MIN(r.REASON_ID) FROM DELREASONS r WHERE r.TEXT = :reason_text),
+    MODIFYDATE = :ole_now
+WHERE SCHEDID = :appointment_id AND DELETED = 0
