@@ -26,7 +26,7 @@ func TestRefreshCommitsTheWrittenRecordsNow(t *testing.T) {
 	}
 
 	f.mem.put(appt("10", f.now.Add(24*time.Hour), mapping.StatusBooked), "") // booked through a connector
-	f.mem.put(doctor("1", "Иванова-Смирнова"), "")                            // changed at the desk meanwhile
+	f.mem.put(doctor("1", "Иванова-Смирнова"), "")                           // changed at the desk meanwhile
 	h := f.eng.host("rec")
 	if err := h.Refresh(context.Background(), connectors.RefreshRequest{Reason: "test", DoctorID: "1", AppointmentIDs: []string{"10"}}); err != nil {
 		t.Fatal(err)
