@@ -204,7 +204,7 @@ func refusalCode(err error) string {
 	return ""
 }
 
-var dialects = []string{demo.SQLite, demo.Postgres, demo.MySQL}
+var dialects = []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird}
 
 func TestBookAndCancel(t *testing.T) {
 	for _, dialect := range dialects {

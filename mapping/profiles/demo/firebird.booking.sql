@@ -1,16 +1,14 @@
--- medsync profile "demo", Firebird 3: write statements for bookings made in ONDOC
--- (connectors/ondoc). Run inside one transaction by the connector:
---   book_lock → book_find_ext → book_check → book_insert → book_services → book_find_ext.
+-- medsync profile "demo", Firebird 3: write statements of the one booking path
+-- (connectors/booking). The order they run in and the OLE parameters are explained in
+-- common.booking.sql; every parameter is listed in mapping/profiles/README.md.
 -- Parameters are CAST because Firebird cannot infer their types in a select list.
--- :wdate is an OLE day number, :bhour/:ehour day fractions, :modifydate an OLE
--- date-time, in the branch's local time.
 
 -- name: write.book_lock
 -- Taken first, in a statement of its own: SELECT … WITH LOCK locks the doctor's row so
 -- that bookings of one doctor are serialised (a second booking waits for the first to
 -- commit, then fails with an update conflict and is retried on the next poll, when
--- book_check sees the first). Firebird takes the lock when the row is fetched, and the
--- connector runs this statement without fetching: the EXECUTE BLOCK fetches it. Its
+-- book_check sees the first). Firebird takes the lock when the row is fetched; the
+-- EXECUTE BLOCK fetches it inside the server, whatever the client does with the result. Its
 -- variables are written :"NAME" (quoted) so that medsync does not take them for
 -- parameters; no trigger fires, unlike a dummy UPDATE.
 EXECUTE BLOCK (DID INTEGER = :doctor_id) AS
@@ -20,7 +18,7 @@ BEGIN
 END
 
 -- name: write.book_find_ext
-SELECT SCHEDID AS id, DELETED AS deleted
+SELECT SCHEDID AS id, DELETED AS deleted, FILIAL_ID AS branch_id, DOCT_ID AS doctor_id
 FROM SCHEDULE
 WHERE EXT_ID = CAST(:ext_id AS VARCHAR(64))
 
@@ -28,9 +26,9 @@ WHERE EXT_ID = CAST(:ext_id AS VARCHAR(64))
 SELECT CASE WHEN d.ENABLED = 1 AND COALESCE(d.HIDEINTALONS, 0) = 0 THEN 1 ELSE 0 END AS doctor_ok,
        (SELECT COUNT(*) FROM CLIENTS c WHERE c.PCODE = CAST(:patient_id AS INTEGER) AND c.DELETED = 0) AS patient_ok,
        (SELECT COUNT(*) FROM SCHEDULE s
-         WHERE s.DOCT_ID = d.DOCT_ID AND s.WDATE = CAST(:wdate AS DOUBLE PRECISION) AND s.DELETED = 0
-           AND s.BHOUR < CAST(:ehour AS DOUBLE PRECISION) - 0.00001
-           AND s.EHOUR > CAST(:bhour AS DOUBLE PRECISION) + 0.00001) AS busy
+         WHERE s.DOCT_ID = d.DOCT_ID AND s.WDATE = CAST(:ole_date AS DOUBLE PRECISION) AND s.DELETED = 0
+           AND s.BHOUR < CAST(:ole_end AS DOUBLE PRECISION) - 0.00001
+           AND s.EHOUR > CAST(:ole_start AS DOUBLE PRECISION) + 0.00001) AS busy
 FROM DOCTORS d
 WHERE d.DOCT_ID = CAST(:doctor_id AS INTEGER)
 
@@ -38,9 +36,9 @@ WHERE d.DOCT_ID = CAST(:doctor_id AS INTEGER)
 INSERT INTO SCHEDULE (SCHEDID, PCODE, DOCT_ID, FILIAL_ID, WDATE, BHOUR, EHOUR, STATUS, DELETED,
                       SOURCE, COMMENT, EXT_ID, MODIFYDATE)
 SELECT COALESCE((SELECT MAX(m.SCHEDID) FROM SCHEDULE m), 0) + 1, CAST(:patient_id AS INTEGER),
-       d.DOCT_ID, d.FILIAL_ID, CAST(:wdate AS DOUBLE PRECISION), CAST(:bhour AS DOUBLE PRECISION),
-       CAST(:ehour AS DOUBLE PRECISION), 0, 0, 2, CAST(:comment AS VARCHAR(500)),
-       CAST(:ext_id AS VARCHAR(64)), CAST(:modifydate AS DOUBLE PRECISION)
+       d.DOCT_ID, COALESCE(CAST(:branch_id AS INTEGER), d.FILIAL_ID), CAST(:ole_date AS DOUBLE PRECISION), CAST(:ole_start AS DOUBLE PRECISION),
+       CAST(:ole_end AS DOUBLE PRECISION), 0, 0, 2, CAST(:comment AS VARCHAR(500)),
+       CAST(:ext_id AS VARCHAR(64)), CAST(:ole_now AS DOUBLE PRECISION)
 FROM DOCTORS d
 WHERE d.DOCT_ID = CAST(:doctor_id AS INTEGER)
 
@@ -54,5 +52,17 @@ WHERE s.EXT_ID = CAST(:ext_id AS VARCHAR(64))
 UPDATE SCHEDULE
 SET DELETED = 1,
     DEL_REASON_ID = (SELECT MIN(r.REASON_ID) FROM DELREASONS r WHERE r.TEXT = CAST(:reason_text AS VARCHAR(200))),
-    MODIFYDATE = CAST(:modifydate AS DOUBLE PRECISION)
+    MODIFYDATE = CAST(:ole_now AS DOUBLE PRECISION)
 WHERE EXT_ID = CAST(:ext_id AS VARCHAR(64)) AND DELETED = 0
+
+-- name: write.appointment_find
+SELECT SCHEDID AS id, DELETED AS deleted, FILIAL_ID AS branch_id, DOCT_ID AS doctor_id
+FROM SCHEDULE
+WHERE SCHEDID = CAST(:appointment_id AS INTEGER)
+
+-- name: write.cancel_id
+UPDATE SCHEDULE
+SET DELETED = 1,
+    DEL_REASON_ID = (SELECT MIN(r.REASON_ID) FROM DELREASONS r WHERE r.TEXT = CAST(:reason_text AS VARCHAR(200))),
+    MODIFYDATE = CAST(:ole_now AS DOUBLE PRECISION)
+WHERE SCHEDID = CAST(:appointment_id AS INTEGER) AND DELETED = 0
