@@ -34,6 +34,17 @@ func (e *TransientError) Unwrap() error { return e.Err }
 // Permanent wraps err as a permanent failure with an operator-readable reason.
 func Permanent(reason string, err error) error { return &PermanentError{Reason: reason, Err: err} }
 
+// Reason is what an operator reads of err: the outermost permanent failure's Reason
+// (it already names the record, the field and what to do; the errors it wraps repeat
+// the same peer answer in other words), else the whole error text.
+func Reason(err error) string {
+	var p *PermanentError
+	if errors.As(err, &p) && p.Reason != "" {
+		return p.Reason
+	}
+	return err.Error()
+}
+
 // Transient wraps err as a transient failure; retryAfter may be zero.
 func Transient(err error, retryAfter time.Duration) error {
 	return &TransientError{Err: err, RetryAfter: retryAfter}

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"medsync/service/status"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -88,6 +89,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	status.Version = version
 	fs := flag.NewFlagSet("medsync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "path to config.ini (default: config.ini in the current folder, else next to medsync)")

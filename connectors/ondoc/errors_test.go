@@ -63,6 +63,19 @@ func TestErrorClassification(t *testing.T) {
 			if strings.Contains(err.Error(), testBranchKey) || strings.Contains(err.Error(), testCompanyKey) {
 				t.Errorf("error shows a key: %v", err)
 			}
+			// The dead-letter reason names the record and the field once, not once per
+			// wrapping layer.
+			if tc.permanent {
+				reason := connectors.Reason(err)
+				for _, m := range tc.msg {
+					if !strings.Contains(reason, m) {
+						t.Errorf("dead-letter reason %q does not mention %q", reason, m)
+					}
+				}
+				if strings.Contains(tc.name, "record") && strings.Count(reason, "ONDOC") > 1 {
+					t.Errorf("dead-letter reason repeats itself: %q", reason)
+				}
+			}
 		})
 	}
 }

@@ -282,6 +282,9 @@ func (p *Program) run(ctx context.Context, ln net.Listener, col *status.Collecto
 		names = append(names, t.Name)
 	}
 	col.Attach(a.Store, names)
+	if a.LinkCodes != nil {
+		col.AttachLinkCodes(a.LinkCodes.CodeStates)
+	}
 	p.mu.Lock()
 	p.app = a
 	p.mu.Unlock()
@@ -291,6 +294,8 @@ func (p *Program) run(ctx context.Context, ln net.Listener, col *status.Collecto
 		if p.Cfg.Registrar.TLS() {
 			src.CertFile, src.KeyFile = p.Cfg.Registrar.TLSCert, p.Cfg.Registrar.TLSKey
 		}
+	} else {
+		src.Mounts = map[string]http.Handler{linkcodes.Prefix: linkcodes.OffHandler(p.Cfg)}
 	}
 	srv := status.NewServer(src, col, p.log.Logger)
 	served := make(chan error, 1)

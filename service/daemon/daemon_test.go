@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -105,6 +106,17 @@ func TestProgramStartsWithoutBlockingAndStopsQuickly(t *testing.T) {
 	}
 	if code != http.StatusOK {
 		t.Fatalf("/healthz never turned 200 (last %d)", code)
+	}
+	// The registrar page is off: a Russian page says so and how to switch it on.
+	resp, err := http.Get("http://" + prog.Addr() + "/registrar/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "Страница регистратора выключена") ||
+		!strings.Contains(string(body), "[registrar]") || !strings.Contains(string(body), "medsync passwd") {
+		t.Errorf("/registrar/ when off: %s\n%s", resp.Status, body)
 	}
 	start = time.Now()
 	if err := prog.Stop(nil); err != nil {

@@ -91,7 +91,7 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 				res.Delivered++
 				e.o.Observer.Delivered(t.Name, ev.Entity, "ok", 1)
 			case connectors.IsPermanent(err) || (e.o.Backoff.MaxAttempts > 0 && ev.Attempt >= e.o.Backoff.MaxAttempts):
-				reason := err.Error()
+				reason := connectors.Reason(err)
 				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeDead, Reason: reason})
 				res.DeadLettered++
 				e.lastErr.Store(t.Name, reason)

@@ -43,3 +43,18 @@ func TestCheckDelivery(t *testing.T) {
 		t.Errorf("unreachable SMTP: %+v", checks[1])
 	}
 }
+
+func TestCodeStates(t *testing.T) {
+	e := newEnv(t, "sqlite", nil)
+	e.addPatient(900020, "Петров", "Пётр", "1980-01-02", "+79161234567", "", 0)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ { // the second replaces the first
+		if _, err := e.svc.Issue(ctx, "900020", "anna"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := e.svc.CodeStates(ctx)
+	if err != nil || m["active"] != 1 || m["revoked"] != 1 {
+		t.Errorf("code states %v, %v; want 1 active, 1 revoked", m, err)
+	}
+}

@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type Collector struct {
 
 	mu         sync.Mutex
 	delivered  map[string]int
+	codeStates func(context.Context) (map[string]int, error)
 	st         *store.Store
 	connectors []string
 	sampling   sync.WaitGroup
@@ -71,8 +73,34 @@ func NewCollector() *Collector {
 			Name: "medsync_last_success_timestamp_seconds", Help: "Unix time of the start of the last poll that succeeded.",
 		}),
 	}
-	c.reg.MustRegister(c.pollDur, c.polls, c.rowsRead, c.rowsSkipped, c.events, c.deliveries, c.lastSuccess, queueCollector{c})
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "medsync_build_info", Help: "Always 1; the labels say which medsync build runs.",
+	}, []string{"version", "goversion"})
+	build.WithLabelValues(Version, runtime.Version()).Set(1)
+	running := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "medsync_poll_running", Help: "1 while a poll of the MIS is running, else 0.",
+	}, func() float64 {
+		if c.Progress().Running {
+			return 1
+		}
+		return 0
+	})
+	c.reg.MustRegister(c.pollDur, c.polls, c.rowsRead, c.rowsSkipped, c.events, c.deliveries, c.lastSuccess, build, running, queueCollector{c})
 	return c
+}
+
+// Version is the medsync version /metrics reports in medsync_build_info (set by the
+// command line at start).
+var Version = "dev"
+
+// linkCodeStates are the states of service/linkcodes' codes.
+var linkCodeStates = []string{"active", "used", "revoked", "expired", "canceled"}
+
+// AttachLinkCodes adds the link codes by state (medsync_link_codes{state}) to /metrics.
+func (c *Collector) AttachLinkCodes(states func(context.Context) (map[string]int, error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.codeStates = states
 }
 
 // Registry is the collector's Prometheus registry.
@@ -198,12 +226,16 @@ var (
 	descQueued = prometheus.NewDesc("medsync_outbox_depth", "Events queued for a connector (not yet delivered).", []string{"connector"}, nil)
 	descRetry  = prometheus.NewDesc("medsync_outbox_retrying", "Queued events that failed at least once.", []string{"connector"}, nil)
 	descDead   = prometheus.NewDesc("medsync_dead_letters", "Events a connector refused for good (medsync dlq list).", []string{"connector"}, nil)
+	descHeld   = prometheus.NewDesc("medsync_held_deletions", "Deletions (and the changes they imply) held by the mass-disappearance guard until an operator confirms them, per entity.", []string{"entity"}, nil)
+	descCodes  = prometheus.NewDesc("medsync_link_codes", "Patient link codes by state (active, used, revoked, expired, canceled).", []string{"state"}, nil)
 )
 
 func (q queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descQueued
 	ch <- descRetry
 	ch <- descDead
+	ch <- descHeld
+	ch <- descCodes
 }
 
 func (q queueCollector) Collect(ch chan<- prometheus.Metric) {
@@ -222,5 +254,33 @@ func (q queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(s.Queued), s.Connector)
 		ch <- prometheus.MustNewConstMetric(descRetry, prometheus.GaugeValue, float64(s.Retrying), s.Connector)
 		ch <- prometheus.MustNewConstMetric(descDead, prometheus.GaugeValue, float64(s.DeadLetters), s.Connector)
+	}
+	held, err := st.HeldDeletions(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descHeld, err)
+	} else {
+		per := map[string]int{}
+		for _, h := range held {
+			per[h.Entity]++
+		}
+		for e, n := range per {
+			ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(n), e)
+		}
+	}
+	q.c.mu.Lock()
+	states := q.c.codeStates
+	q.c.mu.Unlock()
+	if states != nil {
+		m, err := states(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(descCodes, err)
+			return
+		}
+		for _, s := range linkCodeStates {
+			m[s] += 0 // every state is a series, zero or not
+		}
+		for s, n := range m {
+			ch <- prometheus.MustNewConstMetric(descCodes, prometheus.GaugeValue, float64(n), s)
+		}
 	}
 }

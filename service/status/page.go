@@ -75,6 +75,7 @@ type chart struct {
 	Marks           []mark // failed polls
 	Ticks           []tick
 	Empty           bool
+	Short           string // how long the history is, when under a day («2 ч 15 мин»)
 }
 
 type mark struct{ X, Y float64 }
@@ -89,7 +90,23 @@ func buildChart(f *Facts) chart {
 		return c
 	}
 	end := f.Now
+	// The time axis covers the history there is, up to 24 hours: a service that
+	// started an hour ago gets a readable hour, not a sliver at the right edge.
 	start := end.Add(-24 * time.Hour)
+	if first := f.History[0].At.Truncate(15 * time.Minute); first.After(start) && end.Sub(first) < 23*time.Hour {
+		start = first
+		if end.Sub(start) < time.Hour {
+			start = end.Add(-time.Hour)
+		}
+	}
+	span := end.Sub(start)
+	if span < 23*time.Hour {
+		h, m := int(span.Hours()), int(span.Minutes())%60
+		c.Short = fmt.Sprintf("%d мин", m)
+		if h > 0 {
+			c.Short = fmt.Sprintf("%d ч %d мин", h, m)
+		}
+	}
 	maxS := 0.0
 	for _, p := range f.History {
 		maxS = max(maxS, p.Seconds)
@@ -105,7 +122,7 @@ func buildChart(f *Facts) chart {
 	c.MaxSeconds = strings.Replace(fmt.Sprintf("%.1f с", maxS), ".", ",", 1)
 	const top, bottom, left, right = 10.0, 20.0, 40.0, 40.0
 	plotW, plotH := float64(c.W)-left-right, float64(c.H)-top-bottom
-	x := func(t time.Time) float64 { return left + plotW*float64(t.Sub(start))/float64(24*time.Hour) }
+	x := func(t time.Time) float64 { return left + plotW*float64(t.Sub(start))/float64(span) }
 	var d, q []string
 	for _, p := range f.History {
 		px := x(p.At)
@@ -119,8 +136,14 @@ func buildChart(f *Facts) chart {
 		}
 	}
 	c.Duration, c.Queue = strings.Join(d, " "), strings.Join(q, " ")
-	for h := 0; h <= 24; h += 6 {
-		t := start.Add(time.Duration(h) * time.Hour)
+	step := 6 * time.Hour
+	for _, st := range []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour} {
+		if span/st <= 6 {
+			step = st
+			break
+		}
+	}
+	for t := start; !t.After(end); t = t.Add(step) {
 		c.Ticks = append(c.Ticks, tick{X: x(t), Label: t.Format("15:04")})
 	}
 	return c
@@ -189,7 +212,7 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 <p class="muted">Недоставленные события: <code>medsync dlq list</code>, отправить повторно: <code>medsync dlq replay</code>.</p>
 {{else}}<p>Ни один коннектор не включён: МИС читается, но данные никуда не передаются.</p>{{end}}
 
-<h2>Последние 24 часа</h2>
+<h2>Последние 24 часа{{if .Chart.Short}} (данные есть за {{.Chart.Short}}){{end}}</h2>
 {{with .Chart}}{{if .Empty}}<p>За последние сутки опросов не было.</p>{{else}}
 <svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="Длительность опроса и очередь за 24 часа">
 <rect x="40" y="10" width="{{subtract .W 80}}" height="{{subtract .H 30}}" fill="#fafafa" stroke="#ccc"/>

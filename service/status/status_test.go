@@ -176,6 +176,8 @@ func TestMetricsExposeTheEngineNumbers(t *testing.T) {
 		`medsync_poll_duration_seconds_count 1`,
 		`medsync_polls_total{result="ok"} 1`,
 		"medsync_last_success_timestamp_seconds ",
+		`medsync_build_info{goversion="go`,
+		"medsync_poll_running 0",
 	}
 	for _, w := range want {
 		if !strings.Contains(body, w) {
@@ -216,7 +218,7 @@ func checkPage(t *testing.T, page string, p *engine.PollSummary, queued, dead in
 			t.Errorf("%s: page shows read/skipped/upserts/deletes %s, engine reported %s", e.Entity, got, want)
 		}
 	}
-	if !regexp.MustCompile(fmt.Sprintf(`file\s+file\s+%d\s+\d+\s+%d`, queued, dead)).MatchString(page) {
+	if !regexp.MustCompile(fmt.Sprintf(`file\s+file\s+%d\s+\d+\s+\d+\s+%d`, queued, dead)).MatchString(page) {
 		t.Errorf("page does not show connector file with %d queued and %d dead letters:\n%s", queued, dead, page)
 	}
 }
@@ -283,6 +285,9 @@ func TestHeldDeletionsAlert(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	if _, m := r.get("/metrics"); !strings.Contains(m, fmt.Sprintf(`medsync_held_deletions{entity="patient"} %d`, entity(res.Poll, "patient").Held)) {
+		t.Errorf("/metrics has no held-deletions gauge for patient:\n%s", m)
 	}
 }
 
