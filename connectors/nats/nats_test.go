@@ -35,7 +35,7 @@ func values(opts map[string]string) *connectors.Values {
 
 func newConn(t *testing.T, opts map[string]string) *Connector {
 	t.Helper()
-	c, err := New(connectors.Env{Instance: "nats", BaseDir: t.TempDir()}, values(opts))
+	c, err := New(connectors.Env{Instance: "nats", BaseDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, values(opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ const authConf = `authorization {
 `
 
 func TestAuthorisation(t *testing.T) {
-	srv := natstest.StartWith(t, authConf, "admin", "adminpw")
+	srv := natstest.StartWith(t, authConf, natsgo.UserInfo("admin", "adminpw"))
 	base := map[string]string{"urls": srv.URL(), "create_stream": "true", "timeout": "2s", "user": "clinic"}
 	with := func(extra map[string]string) map[string]string {
 		m := map[string]string{}

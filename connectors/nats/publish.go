@@ -93,8 +93,11 @@ func (c *Connector) Deliver(ctx context.Context, batch []connectors.Event) []err
 	for n, i := range ok {
 		f, err := js.PublishMsgAsync(msgs[i])
 		if err != nil {
-			// Keep what went out ahead of the failure acknowledged, unless that failed too.
-			if !c.settle(ctx, st, start, batch, ok[:n], futures, errs) {
+			// What went out ahead of the failure keeps its acknowledgements; this event
+			// and the rest of the batch are transient.
+			if c.settle(ctx, st, start, batch, ok[:n], futures, errs) {
+				markRest(errs, ok[n:], errs[ok[n-1]])
+			} else {
 				errs[i] = c.classify(err, start)
 				markRest(errs, ok[n+1:], errs[i])
 			}

@@ -134,9 +134,9 @@ type Server struct {
 	port int
 	dir  string
 	conf string // extra server config (authorization, …), or empty
-	// user and password log the readiness probe in (a config with users refuses
-	// anonymous clients).
-	user, password string
+	// probe are the options the readiness check connects with (a config with users
+	// refuses anonymous clients).
+	probe []natsgo.Option
 	mu             sync.Mutex
 	cmd            *exec.Cmd
 }
@@ -157,12 +157,12 @@ func Binary(t testing.TB) string {
 }
 
 // Start runs a private JetStream server on a free port; it is killed when the test ends.
-func Start(t testing.TB) *Server { return StartWith(t, "", "", "") }
+func Start(t testing.TB) *Server { return StartWith(t, "") }
 
 // StartWith is Start with extra nats-server configuration, such as an authorization
-// block with users and their permissions; user and password are what the readiness
-// probe logs in with.
-func StartWith(t testing.TB, conf, user, password string) *Server {
+// block with users and their permissions or a tls block; probe is how the readiness
+// check connects (credentials, TLS).
+func StartWith(t testing.TB, conf string, probe ...natsgo.Option) *Server {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -170,7 +170,7 @@ func StartWith(t testing.TB, conf, user, password string) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &Server{t: t, port: port, dir: t.TempDir(), conf: conf, user: user, password: password}
+	s := &Server{t: t, port: port, dir: t.TempDir(), conf: conf, probe: probe}
 	s.Begin()
 	t.Cleanup(func() { s.Kill() })
 	return s
@@ -201,7 +201,7 @@ func (s *Server) Begin() {
 	s.mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		nc, err := natsgo.Connect(s.URL(), natsgo.Timeout(time.Second), natsgo.UserInfo(s.user, s.password))
+		nc, err := natsgo.Connect(s.URL(), append([]natsgo.Option{natsgo.Timeout(time.Second)}, s.probe...)...)
 		if err == nil {
 			js, _ := jetstream.New(nc)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
