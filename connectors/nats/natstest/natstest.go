@@ -137,8 +137,8 @@ type Server struct {
 	// probe are the options the readiness check connects with (a config with users
 	// refuses anonymous clients).
 	probe []natsgo.Option
-	mu             sync.Mutex
-	cmd            *exec.Cmd
+	mu    sync.Mutex
+	cmd   *exec.Cmd
 }
 
 // Binary is the nats-server executable (MEDSYNC_NATS_SERVER overrides the lookup).
