@@ -47,6 +47,9 @@ type entityConfig struct {
 	converters map[string]string            // column -> converter name
 	maps       map[string]map[string]string // column -> MIS value -> canonical value
 	defaults   map[string]string            // column -> value used when NULL
+	// mapDefaults: column -> canonical value for a code its map does not list
+	// (map.<column>.* = value); without one such a code skips the row or drops the value.
+	mapDefaults map[string]string
 }
 
 // ProfileNames lists the profiles shipped in the binary.
@@ -177,14 +180,17 @@ func loadProfileFS(fsys fs.FS, origin, defaultName string) (*Profile, error) {
 }
 
 func (p *Profile) parseINI(data []byte, file string) error {
+	// Inline comments are off: in "map.status = 0:booked, #:cancelled" a " #" or " ;"
+	// is a MIS code, and cutting the line there silently dropped the rest of the map.
+	// A comment goes on a line of its own.
 	cfg, err := ini.LoadSources(ini.LoadOptions{
-		Insensitive:              false,
-		IgnoreInlineComment:      false,
-		SpaceBeforeInlineComment: true,
+		Insensitive:         false,
+		IgnoreInlineComment: true,
 	}, data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	at := iniLines(data)
 	def := cfg.Section(ini.DefaultSection)
 	for _, k := range def.Keys() {
 		switch k.Name() {
@@ -195,7 +201,7 @@ func (p *Profile) parseINI(data []byte, file string) error {
 		case "description":
 			p.Description = strings.TrimSpace(k.Value())
 		default:
-			return fmt.Errorf("%s: key %q at the top: only name and description belong there; per-entity keys go in a section such as [appointment]", file, k.Name())
+			return fmt.Errorf("%s: key %q at the top: only name and description belong there; per-entity keys go in a section such as [appointment]", at.where(file, "", k.Name()), k.Name())
 		}
 	}
 	for _, sec := range cfg.Sections() {
@@ -213,48 +219,106 @@ func (p *Profile) parseINI(data []byte, file string) error {
 			}
 			return fmt.Errorf("%s: unknown section [%s]: sections name entities (%s)", file, entity, strings.Join(Entities, ", "))
 		}
-		ec := &entityConfig{converters: map[string]string{}, maps: map[string]map[string]string{}, defaults: map[string]string{}}
+		ec := &entityConfig{converters: map[string]string{}, maps: map[string]map[string]string{}, defaults: map[string]string{}, mapDefaults: map[string]string{}}
 		p.entities[entity] = ec
 		for _, k := range sec.Keys() {
-			what, colName, ok := strings.Cut(k.Name(), ".")
-			if !ok {
-				return fmt.Errorf("%s: [%s] %s: keys are convert.<column>, map.<column> or default.<column>", file, entity, k.Name())
-			}
-			col, ok := findColumn(cols, colName)
-			if !ok {
-				return fmt.Errorf("%s: [%s] %s: unknown column %q; %s columns are: %s", file, entity, k.Name(), colName, entity, columnNames(cols))
-			}
-			val := strings.TrimSpace(k.Value())
-			switch what {
-			case "convert":
-				if _, ok := converters[val]; !ok {
-					return fmt.Errorf("%s: [%s] %s: unknown converter %q; converters are: %s", file, entity, k.Name(), val, converterNames())
-				}
-				if !converterApplies(val, col.kind) {
-					return fmt.Errorf("%s: [%s] %s: converter %s does not apply to %s, which is a %s column", file, entity, k.Name(), val, colName, col.kind)
-				}
-				ec.converters[colName] = val
-			case "map":
-				m, err := parseCodeMap(val, col)
-				if err != nil {
-					return fmt.Errorf("%s: [%s] %s: %w", file, entity, k.Name(), err)
-				}
-				ec.maps[colName] = m
-			case "default":
-				if err := checkDefault(val, col); err != nil {
-					return fmt.Errorf("%s: [%s] %s: %w", file, entity, k.Name(), err)
-				}
-				ec.defaults[colName] = val
-			default:
-				return fmt.Errorf("%s: [%s] %s: unknown key kind %q: use convert.%s, map.%s or default.%s", file, entity, k.Name(), what, colName, colName, colName)
+			if err := ec.parseKey(cols, entity, k.Name(), k.Value()); err != nil {
+				return fmt.Errorf("%s: [%s] %s: %w", at.where(file, entity, k.Name()), entity, k.Name(), err)
 			}
 		}
 	}
 	return nil
 }
 
+// parseKey reads one convert.<column>, map.<column>, map.<column>.* or
+// default.<column> key of an entity's section.
+func (ec *entityConfig) parseKey(cols []column, entity, name, value string) error {
+	what, colName, ok := strings.Cut(name, ".")
+	if !ok {
+		return errors.New("keys are convert.<column>, map.<column>, map.<column>.* or default.<column>")
+	}
+	otherwise := false
+	if what == "map" {
+		colName, otherwise = strings.CutSuffix(colName, ".*")
+	}
+	col, ok := findColumn(cols, colName)
+	if !ok {
+		return fmt.Errorf("unknown column %q; %s columns are: %s", colName, entity, columnNames(cols))
+	}
+	val := strings.TrimSpace(value)
+	if what != "map" && (strings.Contains(val, " ;") || strings.Contains(val, " #")) {
+		return fmt.Errorf("%q: a comment after a value is not allowed in profile.ini (it would become part of the value); put it on a line of its own", val)
+	}
+	switch {
+	case what == "convert":
+		if _, ok := converters[val]; !ok {
+			return fmt.Errorf("unknown converter %q; converters are: %s", val, converterNames())
+		}
+		if !converterApplies(val, col.kind) {
+			return fmt.Errorf("converter %s does not apply to %s, which is a %s column", val, colName, col.kind)
+		}
+		ec.converters[colName] = val
+	case what == "map" && otherwise:
+		if col.kind != kindCode {
+			return fmt.Errorf("%s is a %s column; a default for unknown codes applies to code columns (%s)", colName, col.kind, "status, source, sex, mode")
+		}
+		if val == "" || !codeAllowed(col, val) {
+			return fmt.Errorf("%q: the value for codes the map does not list must be one of %s", val, strings.Join(col.codes, ", "))
+		}
+		ec.mapDefaults[colName] = val
+	case what == "map":
+		m, err := parseCodeMap(val, col)
+		if err != nil {
+			return err
+		}
+		ec.maps[colName] = m
+	case what == "default":
+		if err := checkDefault(val, col); err != nil {
+			return err
+		}
+		ec.defaults[colName] = val
+	default:
+		return fmt.Errorf("unknown key kind %q: use convert.%s, map.%s or default.%s", what, colName, colName, colName)
+	}
+	return nil
+}
+
+// iniKeyLines finds the line of each key of a profile.ini, for errors.
+type iniKeyLines map[string]int // "section\x00key" -> line
+
+func iniLines(data []byte) iniKeyLines {
+	out := iniKeyLines{}
+	sec := ""
+	for i, line := range strings.Split(strings.TrimPrefix(string(data), "\uFEFF"), "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case t == "" || t[0] == ';' || t[0] == '#':
+		case t[0] == '[' && strings.HasSuffix(t, "]"):
+			sec = strings.TrimSpace(t[1 : len(t)-1])
+		default:
+			if k, _, ok := strings.Cut(t, "="); ok {
+				key := sec + "\x00" + strings.TrimSpace(k)
+				if _, seen := out[key]; !seen {
+					out[key] = i + 1
+				}
+			}
+		}
+	}
+	return out
+}
+
+// where is "file line N" for a key ("file" when the line is unknown).
+func (l iniKeyLines) where(file, section, key string) string {
+	if n, ok := l[section+"\x00"+key]; ok {
+		return fmt.Sprintf("%s line %d", file, n)
+	}
+	return file
+}
+
 // parseCodeMap parses "0:booked, 1:completed, 2:no_show". An empty canonical value
-// ("0:") means "unknown" and is allowed for optional columns.
+// ("0:") means "unknown" and is allowed for optional columns. Codes may be any text
+// without a comma or a colon, "#" and ";" included. An entry that is not
+// <code>:<value> is an error, so a map cannot end early unnoticed.
 func parseCodeMap(s string, col column) (map[string]string, error) {
 	m := map[string]string{}
 	for _, part := range strings.Split(s, ",") {

@@ -49,6 +49,7 @@ type Source struct {
 	dialect string
 	p       *Profile
 	opt     SourceOptions
+	codes   *codeCounts
 }
 
 var _ Reader = (*Source)(nil)
@@ -66,7 +67,7 @@ func NewSource(db *sql.DB, dialect string, p *Profile, opt SourceOptions) *Sourc
 		opt.Logger = slog.Default()
 	}
 	opt.Charset = strings.ToLower(strings.ReplaceAll(opt.Charset, "-", ""))
-	return &Source{db: db, dialect: dialect, p: p, opt: opt}
+	return &Source{db: db, dialect: dialect, p: p, opt: opt, codes: &codeCounts{}}
 }
 
 // Windowed reports whether entity is read inside the poll window (shifts,

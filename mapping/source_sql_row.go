@@ -269,8 +269,13 @@ func (r *rowReader) codeCol(name, def string) string {
 	if codeAllowed(col, s) {
 		return s
 	}
+	other := r.ec.mapDefaults[name]
+	r.s.codes.add(r.entity, name, s, r.key, other)
+	if other != "" {
+		return other
+	}
 	if col.required {
-		r.fail(name, "code %q is not in the profile's map.%s and is not one of %s", s, name, strings.Join(col.codes, ", "))
+		r.fail(name, "code %q is not in the profile's map.%s and is not one of %s (map.%s.* = <value> takes every code the map does not list)", s, name, strings.Join(col.codes, ", "), name)
 		return ""
 	}
 	r.warnings = append(r.warnings, fmt.Sprintf("%s: code %q is not in the profile's map.%s; left empty", name, s, name))
