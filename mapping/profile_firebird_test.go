@@ -130,3 +130,25 @@ func TestFirebirdWIN1251(t *testing.T) {
 		t.Errorf("only %d of %d patients have Cyrillic text", cyr, len(viaWin))
 	}
 }
+
+// TestServerClock reads each server's local time (check compares it with the
+// configured zone): within a day of now, on a quarter-hour zone offset.
+func TestServerClock(t *testing.T) {
+	for _, d := range []string{demo.Postgres, demo.MySQL, demo.Firebird} {
+		t.Run(d, func(t *testing.T) {
+			db, _, _ := demo.TestDB(t, d)
+			now := time.Now()
+			wall, ok, err := mapping.ServerClock(context.Background(), db, d)
+			if err != nil || !ok {
+				t.Fatalf("ServerClock: %v, %v", ok, err)
+			}
+			off := mapping.ClockOffset(wall, now, time.UTC)
+			if off.Abs() > 14*time.Hour || off%(15*time.Minute) != 0 {
+				t.Errorf("server clock %s is %s from UTC %s", wall, off, now.UTC())
+			}
+		})
+	}
+	if _, ok, _ := mapping.ServerClock(context.Background(), nil, mapping.DialectSQLite); ok {
+		t.Error("SQLite has no server clock")
+	}
+}

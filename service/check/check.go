@@ -38,10 +38,11 @@ type Options struct {
 
 // Result is one check.
 type Result struct {
-	OK     bool
-	Name   string
-	Detail string // what was found
-	Hint   string // what to do, when it failed
+	OK      bool
+	Warning bool // OK, but the operator must read Detail and Hint
+	Name    string
+	Detail  string // what was found
+	Hint    string // what to do, when it failed
 }
 
 // Report is every check made.
@@ -86,13 +87,15 @@ func (c *checker) add(r Result) {
 	mark := "✓"
 	if !r.OK {
 		mark = "✗"
+	} else if r.Warning {
+		mark = "!"
 	}
 	line := mark + " " + r.Name
 	if r.Detail != "" {
 		line += ": " + r.Detail
 	}
 	fmt.Fprintln(c.w, line)
-	if !r.OK && r.Hint != "" {
+	if (!r.OK || r.Warning) && r.Hint != "" {
 		fmt.Fprintln(c.w, "    → "+r.Hint)
 	}
 }
@@ -248,6 +251,9 @@ func (c *checker) mis(ctx context.Context, cfg *config.Config) {
 		}
 		c.convert(ctx, src, ent, win)
 	}
+	c.unmapped(src)
+	c.horizon(ctx, src, win, cfg)
+	c.clock(ctx, db, dialect, cfg)
 }
 
 var errEnough = errors.New("enough rows")
@@ -424,6 +430,6 @@ func windowParams(loc *time.Location, w mapping.Window) map[string]any {
 		"from": from, "to": to,
 		"from_date": fd.String(), "to_date": td.String(),
 		"from_ole": convert.ToOLE(fd), "to_ole": convert.ToOLE(td),
-		"keys": []string{"medsync-check-no-such-key"},
+		"keys": []string{"-1999999999"}, // a whole number, so that integer key columns (PostgreSQL, Firebird) compare too
 	}
 }

@@ -104,3 +104,49 @@ func TestCheckWrongPassword(t *testing.T) {
 		t.Error("output shows the password")
 	}
 }
+
+// TestCheckWarnsOfZoneCodesAndHorizon: a MIS whose clock runs in another zone than
+// [service] timezone, a status code the profile does not map, and days_ahead past the
+// last shift are each named by `check` (they pass silently before).
+func TestCheckWarnsOfZoneCodesAndHorizon(t *testing.T) {
+	db, _, dsn, _ := demo.TestMIS(t, demo.Postgres, demo.Sizes{Branches: 1, Doctors: 3, Patients: 20, Appointments: 40, Days: 6, Seed: 5})
+	if _, err := db.Exec(`UPDATE SCHEDULE SET STATUS = 7 WHERE DELETED = 0 AND WDATE = (SELECT MAX(WDATE) FROM SCHEDULE)`); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	for _, tc := range []struct {
+		name, zone, serverZone string
+		want, not              []string
+	}{
+		{"Yekaterinburg read as Moscow", "Europe/Moscow", "Asia/Yekaterinburg",
+			[]string{"! MIS time zone", "2 h ahead of the time in Europe/Moscow", "Asia/Yekaterinburg", "! codes appointment.status", `code "7"`, "! schedule horizon", "days_ahead = 30"}, nil},
+		{"zone set right", "Asia/Yekaterinburg", "Asia/Yekaterinburg", []string{"✓ MIS time zone"}, []string{"! MIS time zone"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ini := "[service]\ntimezone = " + tc.zone + "\n[mis]\ndriver = postgres\ndays_ahead = 30\ndsn = " + dsn + sep + "timezone=" + tc.serverZone + "\n\n[connector.file]\npath = out.jsonl\n"
+			p := filepath.Join(t.TempDir(), "config.ini")
+			if err := os.WriteFile(p, []byte("[dispatch]\n"+strings.Replace(ini, "[service]\n", "[service]\nstatus_listen = 127.0.0.1:0\n", 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			rep := Run(context.Background(), p, &out, Options{Rows: 100000})
+			t.Log("\n" + out.String())
+			if !rep.OK() {
+				t.Errorf("warnings failed the check: %+v", rep.Failed())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q", w)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("output has %q", w)
+				}
+			}
+		})
+	}
+}

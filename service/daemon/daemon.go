@@ -288,7 +288,7 @@ func (p *Program) run(ctx context.Context, ln net.Listener, col *status.Collecto
 	p.mu.Lock()
 	p.app = a
 	p.mu.Unlock()
-	src := status.Source{Cfg: p.Cfg, Store: a.Store, LastError: a.Engine.LastError, Daemon: true}
+	src := status.Source{Cfg: p.Cfg, Store: a.Store, LastError: a.Engine.LastError, Daemon: true, UnmappedCodes: a.Source.UnmappedCodes}
 	if a.LinkCodes != nil && p.Cfg.Registrar.Enabled {
 		src.Mounts = map[string]http.Handler{linkcodes.Prefix: a.LinkCodes.Handler()}
 		if p.Cfg.Registrar.TLS() {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"medsync/mapping"
 	"medsync/service/config"
 	"medsync/service/engine"
 	"medsync/service/store"
@@ -34,6 +35,9 @@ type Facts struct {
 	// Running is the poll in progress, entity by entity (nil between polls and
 	// outside the daemon).
 	Running *PollProgress `json:"poll_running,omitempty"`
+	// Unmapped are the MIS codes the profile's code tables do not list, seen by the
+	// running daemon (a status a clinic added itself, say).
+	Unmapped []mapping.UnmappedCode `json:"unmapped_codes,omitempty"`
 }
 
 // Poll is one poll in brief.
@@ -90,6 +94,8 @@ type Source struct {
 	Progress func() *PollProgress
 	// Delivered returns the events a connector delivered since the daemon started.
 	Delivered func(connector string) int
+	// UnmappedCodes returns the codes the MIS reader met that the profile does not map.
+	UnmappedCodes func() []mapping.UnmappedCode
 }
 
 // Gather reads the facts from the state store (and the running engine, when given).
@@ -102,6 +108,9 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 	f := &Facts{
 		Service: cfg.Service.Name, Config: cfg.File, Now: now.In(cfg.Location), Daemon: src.Daemon,
 		Entities: []engine.EntitySummary{}, Connectors: []Connector{}, Held: []Held{}, History: []Point{},
+	}
+	if src.UnmappedCodes != nil {
+		f.Unmapped = src.UnmappedCodes()
 	}
 	if cfg.Service.Schedule != "" {
 		f.Schedule = "cron " + cfg.Service.Schedule

@@ -17,6 +17,7 @@ var entityRU = map[string]string{
 var funcs = template.FuncMap{
 	"schedule": scheduleRU,
 	"subtract": func(a, b int) int { return a - b },
+	"join":     strings.Join,
 	"entity": func(e string) string {
 		if ru, ok := entityRU[e]; ok {
 			return ru + " (" + e + ")"
@@ -190,6 +191,10 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 За один опрос из МИС исчезло слишком много записей, и medsync не стал передавать их удаление.
 {{range .Held}}<br>{{entity .Entity}}: {{.Count}}{{if .Confirmed}} (подтверждено: {{.Confirmed}}){{end}}{{end}}
 <br>Проверьте МИС. Список: <code>medsync deletions list</code>. Если записи действительно удалены, подтвердите: <code>medsync deletions confirm</code>.</div>{{end}}
+
+{{if .Unmapped}}<div class="warn" id="unmapped"><strong>В МИС есть коды, которых нет в профиле.</strong>
+{{range .Unmapped}}<br>{{entity .Entity}}, поле {{.Column}}: код «{{.Code}}» — записей: {{.Rows}}{{if .Default}}, передаются как «{{.Default}}»{{else}}, такие записи пропускаются{{end}} (например: {{join .Keys ", "}}){{end}}
+<br>Добавьте коды в map.&lt;поле&gt; файла profile.ini профиля (или map.&lt;поле&gt;.* для всех остальных кодов) и проверьте: <code>medsync check</code>.</div>{{end}}
 
 <h2>Опросы МИС</h2>
 <table>

@@ -45,6 +45,13 @@ func WriteText(w io.Writer, f *Facts) error {
 			fmt.Fprintln(w, line)
 		}
 	}
+	for _, u := range f.Unmapped {
+		what := "rows skipped"
+		if u.Default != "" {
+			what = "sent as " + u.Default
+		}
+		fmt.Fprintf(w, "UNMAPPED CODE: %s.%s %q on %d records (%s); add it to map.%s in profile.ini\n", u.Entity, u.Column, u.Code, u.Rows, what, u.Column)
+	}
 	if p := f.LastPoll; p != nil {
 		res := "ok"
 		if !p.OK {
