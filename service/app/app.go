@@ -99,7 +99,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 		a.LinkCodes, err = linkcodes.New(ctx, linkcodes.Options{
 			Config: cfg.LinkCodes, Registrar: cfg.Registrar, StateDir: cfg.Service.StateDir, Zone: cfg.Location,
 			Patients: a.Source, MIS: mis, Registrars: linkcodes.RegistrarsFrom(a.Targets), Logger: log,
-			SecureCookies: cfg.Registrar.TLS(),
+			SecureCookies: cfg.Registrar.TLS(), Deletions: heldReview{a.Store},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: [linkcodes]: %w", cfg.File, err)

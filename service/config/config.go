@@ -163,6 +163,7 @@ func (l LinkCodes) EmailConfigured() bool { return l.SMTPHost != "" && l.SMTPFro
 type Registrar struct {
 	Enabled             bool
 	Users               map[string]string // user name → bcrypt hash (medsync passwd)
+	Admins              map[string]bool   // users with the admin role: they review held deletions
 	TLSCert, TLSKey     string            // absolute; both or neither
 	AllowPlainHTTPOnLAN bool              // named opt-out: plain HTTP on a non-loopback address
 	SessionLifetime     time.Duration
@@ -246,7 +247,7 @@ var (
 		"sms_url", "sms_login", "sms_password", "sms_sender", "sms_timeout",
 		"smtp_host", "smtp_port", "smtp_security", "smtp_user", "smtp_password", "smtp_from", "smtp_ca_file", "smtp_timeout",
 		"message_sms", "message_email", "email_subject"}
-	registrarKeys = []string{"enabled", "tls_cert", "tls_key", "allow_plain_http_on_lan", "session_lifetime",
+	registrarKeys = []string{"enabled", "admins", "tls_cert", "tls_key", "allow_plain_http_on_lan", "session_lifetime",
 		"login_max_failures", "lockout_initial", "lockout_max"}
 	sectionNames = []string{"service", "mis", "guard", "dispatch", "linkcodes", "registrar", "connector.NAME"}
 	drivers      = []string{DriverSQLServer, DriverPostgres, DriverMySQL, DriverSQLite, DriverFirebird}
@@ -877,6 +878,17 @@ func (cfg *Config) loadRegistrar(l *loader, sec *ini.Section) {
 			continue
 		}
 		r.Users[name] = v
+	}
+	r.Admins = map[string]bool{}
+	for _, a := range strings.Split(s.str("admins", ""), ",") {
+		if a = strings.ToLower(strings.TrimSpace(a)); a == "" {
+			continue
+		}
+		if _, ok := r.Users[a]; !ok {
+			l.errf("registrar", "admins", "%q is not a user of this section; add user.%s = <hash> (medsync passwd %s) or remove the name", a, a, a)
+			continue
+		}
+		r.Admins[a] = true
 	}
 	if s.has("tls_cert") {
 		r.TLSCert = s.path("tls_cert", "", cfg.Dir)

@@ -67,6 +67,9 @@ type Options struct {
 	Now           func() time.Time
 	SMTPTLS       *tls.Config // overrides the TLS settings of e-mail delivery (tests)
 	SecureCookies bool        // set the Secure flag (the page is served over TLS)
+	// Deletions lets registrar admins review deletions the guard holds; nil: the
+	// page says to use `medsync deletions`.
+	Deletions Deletions
 }
 
 // Service issues, delivers and revokes link codes.

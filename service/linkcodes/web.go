@@ -59,6 +59,7 @@ func newWeb(s *Service) *web {
 	w.mux.HandleFunc("POST "+Prefix+"issue", w.authed(w.issue))
 	w.mux.HandleFunc("POST "+Prefix+"resend", w.authed(w.resend))
 	w.mux.HandleFunc("POST "+Prefix+"revoke", w.authed(w.revoke))
+	w.mountDeletions()
 	return w
 }
 
@@ -92,11 +93,14 @@ type page struct {
 	Resent   *Issued
 	Login    bool
 	PreToken string
+	Admin    bool       // the user may review held deletions
+	Held     *heldPage // the held-deletions review (admins)
 }
 
 func (w *web) render(rw http.ResponseWriter, status int, p *page) {
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.WriteHeader(status)
+	p.Admin = p.User != "" && w.s.o.Registrar.Admins[p.User]
 	if err := w.tmpl.Execute(rw, p); err != nil {
 		w.s.log.Error("registrar page: template", "error", err)
 	}
@@ -456,10 +460,11 @@ input[type=text],input[type=password]{padding:6px 8px;font-size:16px;width:320px
 button{padding:6px 14px;font-size:15px;cursor:pointer} .danger{color:#8a1010}
 .actions form{display:inline-block;margin-right:10px}
 </style></head><body>
-<header><b>medsync · привязка пациентов к ONDOC</b>{{if .User}}<span>{{.User}} <form method="post" action="/registrar/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button>Выйти</button></form></span>{{end}}</header>
+<header><b>medsync · привязка пациентов к ONDOC</b>{{if .User}}<span>{{if .Admin}}<a href="/registrar/deletions" style="color:#fff;margin-right:14px">Задержанные удаления</a>{{end}}{{.User}} <form method="post" action="/registrar/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button>Выйти</button></form></span>{{end}}</header>
 <main>
 {{if .Error}}<div class="err" id="error">{{.Error}}</div>{{end}}
 {{if .Notice}}<div class="ok" id="notice">{{.Notice}}</div>{{end}}
+{{with .Held}}{{template "held" $}}{{end}}
 {{if .Login}}
 <div class="box"><h2>Вход для регистратора</h2>
 <form method="post" action="/registrar/login">

@@ -31,6 +31,7 @@ type Facts struct {
 	Connectors []Connector            `json:"connectors"`
 	Held       []Held                 `json:"held_deletions"`
 	HeldTotal  int                    `json:"held_total"`
+	HeldReview string                 `json:"held_review,omitempty"` // the registrar admins' page that confirms them`
 	History    []Point                `json:"history"`
 	// Running is the poll in progress, entity by entity (nil between polls and
 	// outside the daemon).
@@ -186,6 +187,9 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 		}
 	}
 	f.Healthy = f.Reason == ""
+	if cfg.LinkCodes.Enabled && cfg.Registrar.Enabled && len(cfg.Registrar.Admins) > 0 {
+		f.HeldReview = "/registrar/deletions"
+	}
 
 	var names []string
 	types := map[string]string{}

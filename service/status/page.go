@@ -190,7 +190,7 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 {{if .HeldTotal}}<div class="warn" id="held"><strong>Удаления задержаны: {{.HeldTotal}}.</strong>
 За один опрос из МИС исчезло слишком много записей, и medsync не стал передавать их удаление.
 {{range .Held}}<br>{{entity .Entity}}: {{.Count}}{{if .Confirmed}} (подтверждено: {{.Confirmed}}){{end}}{{end}}
-<br>Проверьте МИС. Список: <code>medsync deletions list</code>. Если записи действительно удалены, подтвердите: <code>medsync deletions confirm</code>.</div>{{end}}
+<br>Проверьте МИС. Список: <code>medsync deletions list</code>. Если записи действительно удалены, подтвердите: <code>medsync deletions confirm</code>{{if .HeldReview}} или на странице <a href="{{.HeldReview}}">«Задержанные удаления»</a> (для администраторов medsync){{end}}.</div>{{end}}
 
 {{if .Unmapped}}<div class="warn" id="unmapped"><strong>В МИС есть коды, которых нет в профиле.</strong>
 {{range .Unmapped}}<br>{{entity .Entity}}, поле {{.Column}}: код «{{.Code}}» — записей: {{.Rows}}{{if .Default}}, передаются как «{{.Default}}»{{else}}, такие записи пропускаются{{end}} (например: {{join .Keys ", "}}){{end}}
