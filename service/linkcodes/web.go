@@ -93,7 +93,7 @@ type page struct {
 	Resent   *Issued
 	Login    bool
 	PreToken string
-	Admin    bool       // the user may review held deletions
+	Admin    bool      // the user may review held deletions
 	Held     *heldPage // the held-deletions review (admins)
 }
 
