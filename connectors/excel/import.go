@@ -163,6 +163,9 @@ func (c *Connector) load(ctx context.Context, log *slog.Logger, w connectors.MIS
 		}
 		info.Message += fmt.Sprintf(" Нераспознанных кодов вредных факторов: %d — сотрудники загружены без них. Впишите верные коды на листе «%s» и положите эту книгу обратно в папку.", n, sheetRecognize)
 	}
+	if data.CutAt > 0 {
+		info.Message += fmt.Sprintf(" Лист прочитан до строки %d: за последней заполненной строкой — %d пустых подряд, ниже файл не читался.", data.CutAt, c.cfg.MaxEmpty)
+	}
 	folder := "done"
 	if counts[statusLoaded]+counts[statusListed] == 0 {
 		folder = "failed"

@@ -32,6 +32,9 @@ type sheetData struct {
 	Sheet string
 	Rows  []*staffRow
 	Width int // widest row, in columns
+	// CutAt is the last row read when the sheet went on with max_empty_rows empty rows
+	// (0: read to its end).
+	CutAt int
 }
 
 // readStaffList streams the organization's sheet row by row, checks the header row
@@ -81,7 +84,11 @@ func readStaffList(ctx context.Context, path string, o *orgConfig, p *rowParser,
 		r, empty := p.parse(rowNum, cells)
 		if empty {
 			empties++
-			return empties > lim.MaxEmpty
+			if empties > lim.MaxEmpty {
+				data.CutAt = rowNum
+				return true
+			}
+			return false
 		}
 		empties = 0
 		if len(data.Rows) >= lim.MaxRows {
