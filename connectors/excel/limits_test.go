@@ -109,7 +109,7 @@ func TestPollNotHeld(t *testing.T) {
 	if err := c.Run(ctx, host); err != nil {
 		t.Fatal(err)
 	}
-	<-mis.entered // the worker is inside the import's transaction, and Run has returned
+	<-mis.entered                            // the worker is inside the import's transaction, and Run has returned
 	if err := c.Run(ctx, host); err != nil { // a poll meanwhile does not queue the file twice
 		t.Fatal(err)
 	}

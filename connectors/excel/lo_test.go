@@ -3,10 +3,10 @@ package excel
 import (
 	"fmt"
 	"os"
-	"sync"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
