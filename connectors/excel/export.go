@@ -458,9 +458,24 @@ func writeTable(f *excelize.File, st *styles, sheet string, headers []string, da
 	if err := sw.SetRow("A1", headerCells(st, headers), excelize.RowOpts{Height: w.headerHeight()}); err != nil {
 		return err
 	}
+	texts := make([]string, len(headers))
 	for i, row := range data {
+		for j, v := range row {
+			texts[j] = ""
+			switch x := v.(type) {
+			case string:
+				row[j] = excelize.Cell{StyleID: st.wrap, Value: x}
+				texts[j] = x
+			case int:
+				row[j] = excelize.Cell{StyleID: st.wrap, Value: x}
+			case excelize.Cell:
+				if s, ok := x.Value.(string); ok {
+					texts[j] = s
+				}
+			}
+		}
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
-		if err := sw.SetRow(cell, row); err != nil {
+		if err := sw.SetRow(cell, row, w.rowOpts(texts)...); err != nil {
 			return err
 		}
 	}

@@ -22,9 +22,10 @@ import (
 
 // testHost is the engine's side of Run in tests.
 type testHost struct {
-	log *slog.Logger
-	dir string
-	mis connectors.MISWriter
+	log     *slog.Logger
+	dir     string
+	mis     connectors.MISWriter
+	records map[string]map[string]any // entity → key → record: the engine's synced records
 }
 
 func (h *testHost) Logger() *slog.Logger      { return h.log }
@@ -33,7 +34,16 @@ func (h *testHost) MIS() connectors.MISWriter { return h.mis }
 func (h *testHost) Refresh(context.Context, connectors.RefreshRequest) error {
 	return nil
 }
-func (h *testHost) Records(context.Context, string, func(string, json.RawMessage) error) error {
+func (h *testHost) Records(_ context.Context, entity string, fn func(string, json.RawMessage) error) error {
+	for key, r := range h.records[entity] {
+		data, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		if err := fn(key, data); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

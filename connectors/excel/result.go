@@ -64,13 +64,17 @@ func newStyles(f *excelize.File) (*styles, error) {
 	border := []excelize.Border{{Type: "bottom", Color: "808080", Style: 1}}
 	s.header = mk(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
 		Border: border, Alignment: &excelize.Alignment{WrapText: true, Vertical: "center"}})
+	// Every cell wraps within its column and sits at the top: a long value grows its row
+	// (rows are given the height their wrapped text needs) instead of being clipped.
 	dateFmt, timeFmt, textFmt := "dd.mm.yyyy", "hh:mm", "@"
-	s.date = mk(&excelize.Style{CustomNumFmt: &dateFmt})
-	s.time = mk(&excelize.Style{CustomNumFmt: &timeFmt})
-	s.text = mk(&excelize.Style{CustomNumFmt: &textFmt})
-	s.bad = mk(&excelize.Style{CustomNumFmt: &textFmt, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFC7CE"}}, Font: &excelize.Font{Color: "9C0006"}})
-	s.warn = mk(&excelize.Style{CustomNumFmt: &textFmt, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFEB9C"}}, Font: &excelize.Font{Color: "9C5700"}})
-	s.wrap = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
+	top := &excelize.Alignment{Vertical: "top"}
+	wrap := &excelize.Alignment{WrapText: true, Vertical: "top"}
+	s.date = mk(&excelize.Style{CustomNumFmt: &dateFmt, Alignment: top})
+	s.time = mk(&excelize.Style{CustomNumFmt: &timeFmt, Alignment: top})
+	s.text = mk(&excelize.Style{CustomNumFmt: &textFmt, Alignment: wrap})
+	s.bad = mk(&excelize.Style{CustomNumFmt: &textFmt, Alignment: wrap, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFC7CE"}}, Font: &excelize.Font{Color: "9C0006"}})
+	s.warn = mk(&excelize.Style{CustomNumFmt: &textFmt, Alignment: wrap, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFEB9C"}}, Font: &excelize.Font{Color: "9C5700"}})
+	s.wrap = mk(&excelize.Style{Alignment: wrap})
 	s.input = mk(&excelize.Style{CustomNumFmt: &textFmt, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFF2CC"}},
 		Border:     []excelize.Border{{Type: "left", Color: "808080", Style: 1}, {Type: "right", Color: "808080", Style: 1}, {Type: "top", Color: "808080", Style: 1}, {Type: "bottom", Color: "808080", Style: 1}},
 		Protection: &excelize.Protection{Locked: false}})
@@ -174,17 +178,23 @@ func writeResultRows(f *excelize.File, st *styles, rows []*staffRow) (map[string
 	}
 	counts := map[string]int{}
 	vals := make([]any, ncol)
+	texts := make([]string, ncol)
 	for i, r := range rows {
 		counts[r.Status]++
-		vals[0] = r.Row
+		vals[0] = excelize.Cell{StyleID: st.wrap, Value: r.Row}
 		for f := field(0); f < nFields; f++ {
 			v, style := resultValue(st, r, f)
 			vals[int(f)+1] = excelize.Cell{StyleID: style, Value: v}
+			texts[int(f)+1] = ""
+			if s, ok := v.(string); ok {
+				texts[int(f)+1] = s
+			}
 		}
-		vals[ncol-2] = r.Status
+		vals[ncol-2] = excelize.Cell{StyleID: st.wrap, Value: r.Status}
 		vals[ncol-1] = excelize.Cell{StyleID: st.wrap, Value: r.Reasons()}
+		texts[ncol-2], texts[ncol-1] = r.Status, r.Reasons()
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
-		if err := sw.SetRow(cell, vals); err != nil {
+		if err := sw.SetRow(cell, vals, w.rowOpts(texts)...); err != nil {
 			return nil, err
 		}
 	}
@@ -338,6 +348,31 @@ func (w *widths) headerHeight() float64 {
 	return float64(lines)*15 + 4
 }
 
+// lines is how many lines s takes wrapped in column i.
+func (w *widths) lines(i int, s string) int {
+	per := max(int(w.w[i])-1, 1)
+	n := 0
+	for _, para := range strings.Split(s, "\n") {
+		l := utf8.RuneCountInString(para)
+		n += max(1, (l+per-1)/per)
+	}
+	return n
+}
+
+// rowOpts gives a data row the height its wrapped texts need (none when one line).
+func (w *widths) rowOpts(texts []string) []excelize.RowOpts {
+	n := 1
+	for i, s := range texts {
+		if s != "" {
+			n = max(n, w.lines(i, s))
+		}
+	}
+	if n == 1 {
+		return nil
+	}
+	return []excelize.RowOpts{{Height: float64(n)*15 + 2}}
+}
+
 func headerCells(st *styles, headers []string) []any {
 	out := make([]any, len(headers))
 	for i, h := range headers {
@@ -410,7 +445,7 @@ func writeRecognition(f *excelize.File, st *styles, rows []*staffRow) error {
 	for i, d := range data {
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
 		if err := sw.SetRow(cell, []any{excelize.Cell{StyleID: st.text, Value: d[0]}, excelize.Cell{StyleID: st.wrap, Value: d[1]},
-			excelize.Cell{StyleID: st.wrap, Value: d[2]}, excelize.Cell{StyleID: st.input, Value: ""}}); err != nil {
+			excelize.Cell{StyleID: st.wrap, Value: d[2]}, excelize.Cell{StyleID: st.input, Value: ""}}, w.rowOpts(d)...); err != nil {
 			return err
 		}
 	}

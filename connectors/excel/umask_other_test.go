@@ -1,0 +1,5 @@
+//go:build !unix
+
+package excel
+
+func umask() int { return 0 }
