@@ -55,7 +55,9 @@ Verbs:
   state backup            back the state store up now (beside the running service too)
   state restore [file]    replace the state store with a backup (the newest valid one when
                           no file is named); the service must be stopped
-  deletions list          list deletions held by the mass-disappearance guard
+  deletions list [entity ... | all]
+                          counts of deletions held by the mass-disappearance guard per entity;
+                          the keys of the entities named
   deletions confirm [entity]
                           confirm held deletions: the next poll sends those still missing
   link issue --patient ID [--by USER]

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mattn/go-isatty"
 
@@ -177,7 +178,7 @@ func (c *cli) dlq(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
 		return &exitError{code: 2, err: fmt.Errorf("usage: medsync dlq list [connector] | medsync dlq replay [connector] [id ...]")}
 	}
-	st, _, err := c.openStore(ctx, args[0] == "replay")
+	st, cfg, err := c.openStore(ctx, args[0] == "replay")
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func (c *cli) dlq(ctx context.Context, args []string) error {
 		tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tCONNECTOR\tENTITY\tKEY\tOP\tATTEMPTS\tFAILED AT\tREASON")
 		for _, d := range rows {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Connector, d.Entity, d.Key, d.Op, d.Attempts, d.FailedAt, d.Reason)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Connector, d.Entity, d.Key, d.Op, d.Attempts, localTime(d.FailedAt, cfg.Location), d.Reason)
 		}
 		return tw.Flush()
 	default:
@@ -225,9 +226,9 @@ func (c *cli) dlq(ctx context.Context, args []string) error {
 
 func (c *cli) deletions(ctx context.Context, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "confirm") {
-		return &exitError{code: 2, err: fmt.Errorf("usage: medsync deletions list | medsync deletions confirm [entity]")}
+		return &exitError{code: 2, err: fmt.Errorf("usage: medsync deletions list [entity ... | all] | medsync deletions confirm [entity]")}
 	}
-	st, _, err := c.openStore(ctx, args[0] == "confirm")
+	st, cfg, err := c.openStore(ctx, args[0] == "confirm")
 	if err != nil {
 		return err
 	}
@@ -252,10 +253,55 @@ func (c *cli) deletions(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stdout, "no held deletions")
 		return nil
 	}
-	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	return printHeld(c.stdout, held, args[1:], cfg.Location)
+}
+
+// printHeld prints counts per entity first; the keys only of the entities named
+// (`medsync deletions list appointment`), or of all with "all".
+func printHeld(w io.Writer, held []store.Held, detail []string, loc *time.Location) error {
+	type sum struct {
+		n, confirmed int
+		since        string
+	}
+	per := map[string]*sum{}
+	var order []string
+	for _, h := range held {
+		s := per[h.Entity]
+		if s == nil {
+			s = &sum{since: h.HeldAt}
+			per[h.Entity] = s
+			order = append(order, h.Entity)
+		}
+		s.n++
+		if h.Confirmed {
+			s.confirmed++
+		}
+		if h.HeldAt < s.since {
+			s.since = h.HeldAt
+		}
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENTITY\tHELD\tCONFIRMED\tHELD SINCE")
+	for _, e := range order {
+		s := per[e]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", e, s.n, s.confirmed, localTime(s.since, loc))
+	}
+	tw.Flush()
+	show := map[string]bool{}
+	for _, d := range detail {
+		show[d] = true
+	}
+	if len(show) == 0 {
+		fmt.Fprintln(w, "\nkeys: medsync deletions list ENTITY (or all); send them: medsync deletions confirm [ENTITY]")
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENTITY\tKEY\tHELD SINCE\tCONFIRMED")
 	for _, h := range held {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", h.Entity, h.Key, h.HeldAt, h.Confirmed)
+		if show["all"] || show[h.Entity] {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", h.Entity, h.Key, localTime(h.HeldAt, loc), h.Confirmed)
+		}
 	}
 	return tw.Flush()
 }
@@ -323,4 +369,14 @@ func (c *cli) queue(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\n", n, q[n], note)
 	}
 	return tw.Flush()
+}
+
+// localTime shows a state-store timestamp (RFC 3339, UTC) in the service zone with its
+// offset, as every time a person reads.
+func localTime(s string, loc *time.Location) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05 -07:00")
 }
