@@ -102,7 +102,7 @@ func run(o options) error {
 	}
 	fmt.Printf("machine: %s\n", machine())
 	fmt.Printf("command: %s\n", strings.Join(os.Args, " "))
-	fmt.Printf("%-8s %8s  %-22s %9s %8s %9s %11s  %s\n", "DB", "APPTS", "RUN", "WALL", "×KEYSCAN", "PEAK RSS", "PULLED", "NOTES")
+	fmt.Printf("%-8s %8s  %-22s %9s %9s %8s %9s %11s  %s\n", "DB", "APPTS", "RUN", "WALL", "CPU", "×KEYSCAN", "PEAK RSS", "PULLED", "NOTES")
 	for _, n := range o.sizes {
 		for _, db := range o.dbs {
 			b := &bench{o: o, bin: bin, self: self, db: strings.TrimSpace(db), appts: n, dir: filepath.Join(work, fmt.Sprintf("%s-%d", strings.TrimSpace(db), n))}
@@ -229,8 +229,12 @@ func (b *bench) writeConfig(name, driver, dsn string) error {
 	return os.WriteFile(filepath.Join(b.dir, name), []byte(fmt.Sprintf(configTemplate, driver, dsn)), 0o644)
 }
 
-// result prints one line; the ratio is to the latest raw key scan.
-func (b *bench) result(run string, wall time.Duration, rss int64, notes string) {
+// result prints one line; the ratio is to the latest raw key scan. CPU is the child's
+// user+system time (for PostgreSQL the server's own work is not in it): on a shared
+// machine it varies less than the wall time.
+func (b *bench) result(run string, wall time.Duration, ps *os.ProcessState, notes string) {
+	rss := maxRSS(ps)
+	cpu := ps.UserTime() + ps.SystemTime()
 	ratio := "-"
 	if b.keyscan > 0 {
 		ratio = fmt.Sprintf("%.2f×", wall.Seconds()/b.keyscan.Seconds())
@@ -239,7 +243,7 @@ func (b *bench) result(run string, wall time.Duration, rss int64, notes string) 
 	if b.px != nil {
 		pulled = fmtBytes(b.px.take())
 	}
-	fmt.Printf("%-8s %8d  %-22s %8.2fs %8s %8.0fMB %11s  %s\n", b.db, b.appts, run, wall.Seconds(), ratio, float64(rss)/(1<<20), pulled, notes)
+	fmt.Printf("%-8s %8d  %-22s %8.2fs %8.2fs %8s %8.0fMB %11s  %s\n", b.db, b.appts, run, wall.Seconds(), cpu.Seconds(), ratio, float64(rss)/(1<<20), pulled, notes)
 }
 
 func fmtBytes(n int64) string {
@@ -273,7 +277,7 @@ func (b *bench) rawScan(what string) error {
 	} else {
 		b.keyscan = wall
 	}
-	b.result(name, wall, maxRSS(cmd.ProcessState), strings.TrimSpace(string(out))+" rows")
+	b.result(name, wall, cmd.ProcessState, strings.TrimSpace(string(out))+" rows")
 	return nil
 }
 
@@ -322,7 +326,7 @@ func (b *bench) poll(name string, first bool) error {
 		notes += fmt.Sprintf("; state dir peak %.0f MB, final %.0f MB (%.2f×)", float64(p)/(1<<20), float64(final)/(1<<20), float64(p)/float64(max(final, 1)))
 	}
 	b.lastPoll = wall
-	b.result(name, wall, maxRSS(cmd.ProcessState), notes)
+	b.result(name, wall, cmd.ProcessState, notes)
 	return nil
 }
 
@@ -368,7 +372,7 @@ echo $changed`, b.dir, dump)
 	if b.lastPoll > 0 {
 		notes += fmt.Sprintf("; shell ÷ medsync poll before it = %.2f", wall.Seconds()/b.lastPoll.Seconds())
 	}
-	b.result(name, wall, maxRSS(cmd.ProcessState), notes)
+	b.result(name, wall, cmd.ProcessState, notes)
 	return nil
 }
 

@@ -174,14 +174,16 @@ func (r *OnceResult) Failed() bool {
 
 // Once runs one poll, the connectors' own work, and one delivery round.
 func (a *App) Once(ctx context.Context) (*OnceResult, error) {
-	r := &OnceResult{Poll: a.Engine.Poll(ctx)}
+	r := &OnceResult{}
+	// Events a long poll commits chunk by chunk are delivered while it reads on.
+	during, duringErr := a.Engine.DeliverDuring(ctx, func() { r.Poll = a.Engine.Poll(ctx) })
 	r.RunErr = a.Engine.RunConnectors(ctx)
 	if a.LinkCodes != nil {
 		a.LinkCodes.AfterPoll(ctx)
 	}
-	var err error
-	r.Delivered, err = a.Engine.DeliverAll(ctx)
-	return r, err
+	rest, err := a.Engine.DeliverAll(ctx)
+	r.Delivered = engine.AddDelivered(rest, during)
+	return r, errors.Join(duringErr, err)
 }
 
 // Run polls on the configured schedule and delivers until ctx is done.

@@ -140,7 +140,7 @@ func New(o Options) (*Engine, error) {
 	if o.Guard.MaxShare <= 0 {
 		o.Guard.MaxShare = 0.2
 	}
-	e := &Engine{o: o, log: o.Logger, wake: map[string]chan struct{}{}, chunk: 50000}
+	e := &Engine{o: o, log: o.Logger, wake: map[string]chan struct{}{}, chunk: 10000}
 	for _, t := range o.Targets {
 		if t.BatchSize <= 0 {
 			t.BatchSize = 100

@@ -239,103 +239,128 @@ func (s *Snapshot) encodeRecords(b []byte, idx []int, tombs []string) []byte {
 	return b
 }
 
-// decodeLog applies one log page. The page's keys share one string allocation.
-func (s *Snapshot) decodeLog(b []byte) (tombstones int, err error) {
-	n, k := binary.Uvarint(b)
+// pageBuf holds one page's records while it is decoded: the key bytes gathered into
+// one buffer (so the keys of a page share one allocation of their own size), then
+// applied in order. It is reused from page to page.
+type pageBuf struct {
+	keys  []byte
+	spans []int // end offset of each key in keys
+	ents  []Entry
+	tombs []bool
+}
+
+func (pb *pageBuf) reset() {
+	pb.keys, pb.spans, pb.ents, pb.tombs = pb.keys[:0], pb.spans[:0], pb.ents[:0], pb.tombs[:0]
+}
+
+func (pb *pageBuf) key(b []byte, off int) (int, error) {
+	l, k := binary.Uvarint(b[off:])
+	if k <= 0 || uint64(len(b)-off-k) < l {
+		return 0, errCorrupt
+	}
+	off += k
+	pb.keys = append(pb.keys, b[off:off+int(l)]...)
+	pb.spans = append(pb.spans, len(pb.keys))
+	return off + int(l), nil
+}
+
+// fields reads fp, ver and at.
+func fields(b []byte, off int, e *Entry) (int, error) {
+	if len(b)-off < 16 {
+		return 0, errCorrupt
+	}
+	e.FP = binary.LittleEndian.Uint64(b[off:])
+	e.Ver = binary.LittleEndian.Uint64(b[off+8:])
+	off += 16
+	at, k := binary.Varint(b[off:])
 	if k <= 0 {
 		return 0, errCorrupt
 	}
-	b = b[k:]
-	arena := string(b) // keys are substrings of this copy of the page
-	off := 0
-	for i := uint64(0); i < n; i++ {
-		if off >= len(b) {
-			return 0, errCorrupt
-		}
-		fl := b[off]
-		off++
-		l, k := binary.Uvarint(b[off:])
-		if k <= 0 || uint64(len(b)-off-k) < l {
-			return 0, errCorrupt
-		}
-		off += k
-		key := arena[off : off+int(l)]
-		off += int(l)
-		h := maphash.String(seed, key)
-		pos := s.find(h, key)
-		if fl&flagTombstone != 0 {
-			if pos >= 0 {
-				s.removeAt(pos)
-				tombstones++
-			}
-			continue
-		}
-		if len(b)-off < 16 {
-			return 0, errCorrupt
-		}
-		var e Entry
-		e.FP = binary.LittleEndian.Uint64(b[off:])
-		e.Ver = binary.LittleEndian.Uint64(b[off+8:])
-		off += 16
-		at, k2 := binary.Varint(b[off:])
-		if k2 <= 0 {
-			return 0, errCorrupt
-		}
-		off += k2
-		e.At = at
-		if fl&flagSum != 0 {
-			sum, k3 := binary.Uvarint(b[off:])
-			if k3 <= 0 {
-				return 0, errCorrupt
-			}
-			off += k3
-			e.Sum, e.HasSum = uint32(sum), true
-		}
-		if pos >= 0 {
-			s.Entries[pos] = e
-		} else {
-			s.add(key, h, e)
-		}
-	}
-	return tombstones, nil
+	e.At = at
+	return off + k, nil
 }
 
-// decodeLegacy reads a page of the old format: n, then per entry: key length, key,
-// fp, ver, at.
-func (s *Snapshot) decodeLegacy(b []byte) error {
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
+// parseLog reads a log page: n, then per record: flags, key length, key, and unless
+// a tombstone: fp, ver, at (and sum when flagged).
+func (pb *pageBuf) parseLog(b []byte) error {
+	n, off := binary.Uvarint(b)
+	if off <= 0 {
 		return errCorrupt
 	}
-	b = b[k:]
-	arena := string(b)
-	off := 0
 	for i := uint64(0); i < n; i++ {
-		l, k := binary.Uvarint(b[off:])
-		if k <= 0 || uint64(len(b)-off-k) < l+16 {
+		if off >= len(b) {
 			return errCorrupt
 		}
-		off += k
-		key := arena[off : off+int(l)]
-		off += int(l)
+		fl := b[off]
+		var err error
+		if off, err = pb.key(b, off+1); err != nil {
+			return err
+		}
 		var e Entry
-		e.FP = binary.LittleEndian.Uint64(b[off:])
-		e.Ver = binary.LittleEndian.Uint64(b[off+8:])
-		off += 16
-		at, k2 := binary.Varint(b[off:])
-		if k2 <= 0 {
-			return errCorrupt
+		if fl&flagTombstone == 0 {
+			if off, err = fields(b, off, &e); err != nil {
+				return err
+			}
+			if fl&flagSum != 0 {
+				sum, k := binary.Uvarint(b[off:])
+				if k <= 0 {
+					return errCorrupt
+				}
+				off += k
+				e.Sum, e.HasSum = uint32(sum), true
+			}
 		}
-		off += k2
-		e.At = at
-		h := maphash.String(seed, key)
-		if pos := s.find(h, key); pos >= 0 {
-			s.Entries[pos] = e
-		} else {
-			s.add(key, h, e)
-		}
+		pb.ents = append(pb.ents, e)
+		pb.tombs = append(pb.tombs, fl&flagTombstone != 0)
 	}
 	return nil
+}
+
+// parseLegacy reads a page of the old format: n, then per entry: key length, key,
+// fp, ver, at.
+func (pb *pageBuf) parseLegacy(b []byte) error {
+	n, off := binary.Uvarint(b)
+	if off <= 0 {
+		return errCorrupt
+	}
+	for i := uint64(0); i < n; i++ {
+		var err error
+		if off, err = pb.key(b, off); err != nil {
+			return err
+		}
+		var e Entry
+		if off, err = fields(b, off, &e); err != nil {
+			return err
+		}
+		pb.ents = append(pb.ents, e)
+		pb.tombs = append(pb.tombs, false)
+	}
+	return nil
+}
+
+// apply puts the parsed page into the snapshot: a later copy of a key overrides an
+// earlier one, a tombstone removes it. It returns how many records tombstones removed.
+func (s *Snapshot) applyPage(pb *pageBuf) (removed int) {
+	keys := string(pb.keys)
+	start := 0
+	for i, end := range pb.spans {
+		key := keys[start:end]
+		start = end
+		h := maphash.String(seed, key)
+		pos := s.find(h, key)
+		switch {
+		case pb.tombs[i]:
+			if pos >= 0 {
+				s.removeAt(pos)
+				removed++
+			}
+		case pos >= 0:
+			s.Entries[pos] = pb.ents[i]
+		default:
+			s.add(key, h, pb.ents[i])
+		}
+	}
+	return removed
 }
 
 // LoadSnapshot reads an entity's snapshot. It reads the pages' record counts first,
@@ -370,23 +395,24 @@ func (s *Store) LoadSnapshot(ctx context.Context, entity string) (*Snapshot, err
 	defer rows.Close()
 	var page int64
 	var data sql.RawBytes
+	var pb pageBuf
 	tombstones := 0
 	for rows.Next() {
 		if err := rows.Scan(&page, &data); err != nil {
 			return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
 		}
+		pb.reset()
 		if page < logBase {
 			snap.legacy = true
-			err = snap.decodeLegacy(data)
+			err = pb.parseLegacy(data)
 		} else {
-			var t int
-			t, err = snap.decodeLog(data)
-			tombstones += t
+			err = pb.parseLog(data)
 			snap.nextPage = page + 1
 		}
 		if err != nil {
 			return nil, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, entity, page, err)
 		}
+		tombstones += snap.applyPage(&pb)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
