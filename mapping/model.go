@@ -76,16 +76,30 @@ const (
 
 // Service is a bookable service with its price.
 type Service struct {
-	ID              string `json:"id"`
-	Name            string `json:"name"`
-	Code            string `json:"code,omitempty"`
-	SpecialtyID     string `json:"specialty_id,omitempty"`
-	PriceKopecks    int64  `json:"price_kopecks"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Code        string `json:"code,omitempty"`
+	SpecialtyID string `json:"specialty_id,omitempty"`
+	// PriceKopecks is nil when the MIS has no price for the service (NULL): unknown,
+	// not free. Each connector decides what an unknown price becomes (ONDOC: the price
+	// is left out; see its README). Use Price() for the value and whether it is known.
+	PriceKopecks    *int64 `json:"price_kopecks,omitempty"`
 	DurationMinutes int    `json:"duration_minutes"`
 	Mode            string `json:"mode"` // ModeClinic or ModeOnline
 	PrepayKopecks   int64  `json:"prepay_kopecks,omitempty"`
 	OnlineBooking   bool   `json:"online_booking"`
 }
+
+// Price is the service's price in kopecks and whether the MIS knows it.
+func (s *Service) Price() (kopecks int64, known bool) {
+	if s.PriceKopecks == nil {
+		return 0, false
+	}
+	return *s.PriceKopecks, true
+}
+
+// Kopecks is a known price, for building a Service.
+func Kopecks(k int64) *int64 { return &k }
 
 // Shift is a doctor's working period on one day, with an optional break.
 type Shift struct {

@@ -2,6 +2,8 @@ package mapping_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -131,5 +133,42 @@ func TestUnknownCodes(t *testing.T) {
 		if _, err := mapping.LoadProfile(dir); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "line 2") {
 			t.Errorf("%q: %v", ini, err)
 		}
+	}
+}
+
+// TestNullPriceIsUnknown: a NULL price was sent as 0 (a free service); now it is absent
+// from the record, and a 0 price stays 0.
+func TestNullPriceIsUnknown(t *testing.T) {
+	dir := writeProfile(t, map[string]string{
+		"sqlite.sql": "-- name: service.rows\n" +
+			"SELECT 's1' AS id, 'Консультация' AS name, NULL AS code, NULL AS specialty_id, NULL AS price, 30 AS duration_minutes, NULL AS mode, NULL AS prepay, 1 AS online_booking\n" +
+			"UNION ALL SELECT 's2', 'Осмотр по ОМС', NULL, NULL, 0, 30, NULL, NULL, 1\n" +
+			"UNION ALL SELECT 's3', 'Приём', NULL, NULL, '1500.50', 30, NULL, NULL, 1\n",
+	})
+	p, err := mapping.LoadProfile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _, _ := demo.TestDB(t, demo.SQLite)
+	src := mapping.NewSource(db, mapping.DialectSQLite, p, mapping.SourceOptions{Zone: moscow})
+	got := map[string]string{}
+	prices := map[string]string{}
+	if err := src.ReadAll(context.Background(), mapping.EntityService, mapping.Window{}, func(it mapping.Item) error {
+		b, _ := json.Marshal(it.Record)
+		got[it.Record.RecordKey()] = string(b)
+		k, known := it.Record.(*mapping.Service).Price()
+		prices[it.Record.RecordKey()] = fmt.Sprint(k, known)
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got["s1"], "price_kopecks") || prices["s1"] != "0 false" {
+		t.Errorf("NULL price: %s (%s)", got["s1"], prices["s1"])
+	}
+	if !strings.Contains(got["s2"], `"price_kopecks":0`) || prices["s2"] != "0 true" {
+		t.Errorf("price 0: %s (%s)", got["s2"], prices["s2"])
+	}
+	if !strings.Contains(got["s3"], `"price_kopecks":150050`) {
+		t.Errorf("price 1500.50: %s", got["s3"])
 	}
 }

@@ -240,6 +240,18 @@ func (r *rowReader) moneyCol(name string) int64 {
 	return k
 }
 
+// optionalMoney is moneyCol for a value that may be unknown: NULL (and no
+// default.<column>) is nil, not 0.
+func (r *rowReader) optionalMoney(name string) *int64 {
+	if _, v := r.raw(name); v == nil {
+		if _, ok := r.ec.defaults[name]; !ok {
+			return nil
+		}
+	}
+	k := r.moneyCol(name)
+	return &k
+}
+
 // codeCol maps a code through the profile's map.<column>; values already canonical
 // pass. Unknown codes skip the row when the column is required, else are dropped with
 // a warning.
@@ -452,7 +464,7 @@ func (r *rowReader) build(zones *zoneTable) Record {
 			SlotMinutes: r.positive("slot_minutes", 30)}
 	case EntityService:
 		rec = &Service{ID: r.key, Name: r.text("name"), Code: r.text("code"), SpecialtyID: r.keyCol("specialty_id"),
-			PriceKopecks: r.moneyCol("price"), DurationMinutes: r.intCol("duration_minutes", 0),
+			PriceKopecks: r.optionalMoney("price"), DurationMinutes: r.intCol("duration_minutes", 0),
 			Mode: r.codeCol("mode", ModeClinic), PrepayKopecks: r.moneyCol("prepay"), OnlineBooking: r.boolCol("online_booking")}
 	case EntityPatient:
 		rec = r.patient()

@@ -299,7 +299,7 @@ func Records() []mapping.Record {
 		&mapping.Branch{ID: "1", Name: "Клиника «Здоровье» на Ленина", Address: "г. Тула, ул. Ленина, д. 12", Phone: "+74872555010", TimeZone: "Europe/Moscow", MOOID: "1.2.643.5.1.13.13.12.2.71.7101.0.123456"},
 		&mapping.Specialty{ID: "27", Name: "Терапевт", Code: "76"},
 		&mapping.Doctor{ID: "1043", BranchID: "1", SpecialtyID: "27", LastName: "Иванова", FirstName: "Мария", MiddleName: "Петровна", SNILS: "11223344595", OnlineBooking: true, SlotMinutes: 20},
-		&mapping.Service{ID: "A01.001", Name: "Приём врача-терапевта первичный", Code: "B01.047.001", SpecialtyID: "27", PriceKopecks: 180000, DurationMinutes: 20, Mode: mapping.ModeClinic, OnlineBooking: true},
+		&mapping.Service{ID: "A01.001", Name: "Приём врача-терапевта первичный", Code: "B01.047.001", SpecialtyID: "27", PriceKopecks: mapping.Kopecks(180000), DurationMinutes: 20, Mode: mapping.ModeClinic, OnlineBooking: true},
 		&mapping.Patient{ID: "P-77001", CardNumber: "2026/0451", LastName: "Смирнов", FirstName: "Алексей", MiddleName: "Игоревич", BirthDate: "1984-03-09", Sex: "M", Phone: "+79161234567", Email: "a.smirnov@example.ru", SNILS: "11223344595", OMS: "7151230000123456", ConsentSMS: true},
 		&mapping.Shift{ID: "SH-5501", DoctorID: "1043", BranchID: "1", Start: day(9, 0), End: day(15, 0), BreakStart: &bs, BreakEnd: &be, Room: "214", SlotMinutes: 20},
 		&mapping.Appointment{ID: "AP-900113", PatientID: "P-77001", DoctorID: "1043", BranchID: "1", Start: day(9, 40), End: day(10, 0), Status: mapping.StatusBooked, Source: mapping.SourcePhone, ServiceIDs: []string{"A01.001"}, Room: "214", Comment: "просит перезвонить накануне"},

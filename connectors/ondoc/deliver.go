@@ -236,8 +236,11 @@ func (c *Conn) plan(ctx context.Context, i int, ev *connectors.Event) *step {
 			if !decode(&r) {
 				return s
 			}
-			w = wireService{MisID: r.ID, Name: r.Name, Code: r.Code, SpecialityMisID: r.SpecialtyID, Price: rubles(r.PriceKopecks),
+			w = wireService{MisID: r.ID, Name: r.Name, Code: r.Code, SpecialityMisID: r.SpecialtyID,
 				DurationMinutes: r.DurationMinutes, Mode: r.Mode, Active: r.OnlineBooking, IdempotencyKey: ev.IdempotencyKey}
+			if k, known := r.Price(); known { // unknown: left out, ONDOC keeps or shows no price
+				w.Price = rubles(k)
+			}
 			if r.PrepayKopecks > 0 {
 				w.Prepayment = rubles(r.PrepayKopecks)
 			}

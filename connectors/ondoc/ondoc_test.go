@@ -219,12 +219,25 @@ func TestDeliverWireShapes(t *testing.T) {
 					t.Errorf("withdrawn doctor sent as %+v", d)
 				}
 			}},
-		{"service price and prepayment", nil, upsert(&mapping.Service{ID: "11", Name: "Приём терапевта первичный", PriceKopecks: 150000, PrepayKopecks: 50050, DurationMinutes: 30, Mode: mapping.ModeOnline, OnlineBooking: true}, 1),
+		{"service price and prepayment", nil, upsert(&mapping.Service{ID: "11", Name: "Приём терапевта первичный", PriceKopecks: mapping.Kopecks(150000), PrepayKopecks: 50050, DurationMinutes: 30, Mode: mapping.ModeOnline, OnlineBooking: true}, 1),
 			"/company/services", func(t *testing.T, raw json.RawMessage) {
 				var s wireService
 				_ = json.Unmarshal(raw, &s)
 				if s.Price != "1500.00" || s.Prepayment != "500.50" || s.Mode != "online" || !s.Active || s.DurationMinutes != 30 {
 					t.Errorf("service sent as %+v", s)
+				}
+			}},
+		{"service without a price in the MIS", nil, upsert(&mapping.Service{ID: "12", Name: "Консультация", DurationMinutes: 30, Mode: mapping.ModeClinic, OnlineBooking: true}, 1),
+			"/company/services", func(t *testing.T, raw json.RawMessage) {
+				// Unknown is not free: no price field at all, never "0.00".
+				if strings.Contains(string(raw), `"price"`) {
+					t.Errorf("a service with no price in the MIS was sent as %s", raw)
+				}
+			}},
+		{"free service", nil, upsert(&mapping.Service{ID: "13", Name: "Осмотр по ОМС", PriceKopecks: mapping.Kopecks(0), DurationMinutes: 30, Mode: mapping.ModeClinic, OnlineBooking: true}, 1),
+			"/company/services", func(t *testing.T, raw json.RawMessage) {
+				if !strings.Contains(string(raw), `"price":"0.00"`) {
+					t.Errorf("a free service was sent as %s", raw)
 				}
 			}},
 		{"slot in its own offset", nil, upsert(&mapping.Slot{ID: "s1", DoctorID: "7", BranchID: "1", Start: start, End: start.Add(20 * time.Minute), Free: false}, 1),
