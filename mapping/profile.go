@@ -31,6 +31,8 @@ type Profile struct {
 
 	entities map[string]*entityConfig
 	stmts    map[string]map[string]ProfileStatement // dialect -> name -> statement
+	frags    map[string]map[string]ProfileStatement // dialect -> name -> "-- fragment:" block
+	extends  string                                 // profile.ini extends = …
 }
 
 // ProfileStatement is one named statement of a profile.
@@ -40,6 +42,10 @@ type ProfileStatement struct {
 	File    string // file it was read from, e.g. "sqlite.sql"
 	Line    int    // line of its "-- name:" header
 	SQL     string
+	// Profile is the profile it comes from when inherited through extends (File is
+	// then "<profile>/<file>"); "" for the profile's own.
+	Profile  string
+	fragment bool // a "-- fragment: name" block, not a statement
 }
 
 // entityConfig is one entity's section of profile.ini.
@@ -97,67 +103,12 @@ const commonDialect = "common"
 var sqlFileRe = regexp.MustCompile(`^([a-z][a-z0-9]*)(\.[A-Za-z0-9_-]+)?\.sql$`)
 
 func loadProfileFS(fsys fs.FS, origin, defaultName string) (*Profile, error) {
-	where := func(file string) string {
-		if origin == "embedded" {
-			return "profile " + defaultName + ": " + file
-		}
-		return filepath.Join(origin, file)
-	}
-	iniData, err := fs.ReadFile(fsys, "profile.ini")
+	p, err := readProfile(fsys, origin, defaultName, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where("profile.ini"), err)
-	}
-	p := &Profile{Name: defaultName, Origin: origin, entities: map[string]*entityConfig{}, stmts: map[string]map[string]ProfileStatement{}}
-	if err := p.parseINI(iniData, where("profile.ini")); err != nil {
 		return nil, err
 	}
-	entries, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where(""), err)
-	}
-	var files []string
-	for _, e := range entries {
-		if !e.IsDir() && sqlFileRe.MatchString(e.Name()) {
-			files = append(files, e.Name())
-		}
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where(f), err)
-		}
-		dialect := sqlFileRe.FindStringSubmatch(f)[1]
-		stmts, err := parseStatements(string(data), dialect, f)
-		if err != nil {
-			return nil, fmt.Errorf("profile %s: %w", p.Name, err)
-		}
-		if p.stmts[dialect] == nil {
-			p.stmts[dialect] = map[string]ProfileStatement{}
-		}
-		for _, s := range stmts {
-			if prev, dup := p.stmts[dialect][s.Name]; dup {
-				return nil, fmt.Errorf("profile %s: statement %s is defined twice for dialect %s: %s line %d and %s line %d; keep one",
-					p.Name, s.Name, dialect, prev.File, prev.Line, s.File, s.Line)
-			}
-			p.stmts[dialect][s.Name] = s
-		}
-	}
-	// Statements written once for every dialect (common.sql, common.<part>.sql) apply
-	// wherever a dialect's own files do not define the same name.
-	if common, ok := p.stmts[commonDialect]; ok {
-		delete(p.stmts, commonDialect)
-		for _, d := range Dialects {
-			if p.stmts[d] == nil {
-				p.stmts[d] = map[string]ProfileStatement{}
-			}
-			for name, st := range common {
-				if _, own := p.stmts[d][name]; !own {
-					st.Dialect = d
-					p.stmts[d][name] = st
-				}
-			}
-		}
+	if err := p.expandFragments(); err != nil {
+		return nil, err
 	}
 	for dialect, m := range p.stmts {
 		for name, s := range m {
@@ -200,8 +151,10 @@ func (p *Profile) parseINI(data []byte, file string) error {
 			}
 		case "description":
 			p.Description = strings.TrimSpace(k.Value())
+		case "extends":
+			p.extends = strings.TrimSpace(k.Value())
 		default:
-			return fmt.Errorf("%s: key %q at the top: only name and description belong there; per-entity keys go in a section such as [appointment]", at.where(file, "", k.Name()), k.Name())
+			return fmt.Errorf("%s: key %q at the top: only name, description and extends belong there; per-entity keys go in a section such as [appointment]", at.where(file, "", k.Name()), k.Name())
 		}
 	}
 	for _, sec := range cfg.Sections() {
@@ -382,7 +335,8 @@ func checkDefault(v string, col column) error {
 	return nil
 }
 
-var headerRe = regexp.MustCompile(`^\s*--\s*name\s*:\s*(\S+)\s*$`)
+var headerRe = regexp.MustCompile(`^\s*--\s*(name|fragment)\s*:\s*(\S+)\s*$`)
+var fragmentNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 var stmtNameRe = regexp.MustCompile(`^([a-z_]+)\.([a-z_][a-z0-9_]*)$`)
 
 // parseStatements splits a .sql file into "-- name: x" statements.
@@ -416,10 +370,17 @@ func parseStatements(data, dialect, file string) ([]ProfileStatement, error) {
 			if err := flush(); err != nil {
 				return nil, err
 			}
-			if err := checkStatementName(m[1]); err != nil {
+			if m[1] == "fragment" {
+				if !fragmentNameRe.MatchString(m[2]) {
+					return nil, fmt.Errorf("%s line %d: %w", file, line, errNoFragmentName)
+				}
+				cur = &ProfileStatement{Name: m[2], Dialect: dialect, File: file, Line: line, fragment: true}
+				continue
+			}
+			if err := checkStatementName(m[2]); err != nil {
 				return nil, fmt.Errorf("%s line %d: %w", file, line, err)
 			}
-			cur = &ProfileStatement{Name: m[1], Dialect: dialect, File: file, Line: line}
+			cur = &ProfileStatement{Name: m[2], Dialect: dialect, File: file, Line: line}
 			continue
 		}
 		if cur == nil {
