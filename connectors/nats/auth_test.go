@@ -19,6 +19,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
 
 	"medsync/connectors"
@@ -197,5 +198,71 @@ func TestBackPressureIsTransient(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("Deliver to a stalled server took %s", d)
+	}
+}
+
+// TestCredsFile: a server in operator (JWT) mode, the clinic logging in with a .creds
+// file of a user of a JetStream-enabled account; a user whose permissions stop at
+// another clinic's subjects may not publish.
+func TestCredsFile(t *testing.T) {
+	must := func(s string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	op, _ := nkeys.CreateOperator()
+	opPub := must(op.PublicKey())
+	opJWT := must(jwt.NewOperatorClaims(opPub).Encode(op))
+	acc, _ := nkeys.CreateAccount()
+	accPub := must(acc.PublicKey())
+	ac := jwt.NewAccountClaims(accPub)
+	ac.Limits.JetStreamLimits.DiskStorage = -1
+	ac.Limits.JetStreamLimits.MemoryStorage = -1
+	accJWT := must(ac.Encode(op))
+	sys, _ := nkeys.CreateAccount()
+	sysPub := must(sys.PublicKey())
+	sysJWT := must(jwt.NewAccountClaims(sysPub).Encode(op))
+	dir := t.TempDir()
+	creds := func(name string, allow ...string) (string, natsgo.Option) {
+		u, _ := nkeys.CreateUser()
+		uc := jwt.NewUserClaims(must(u.PublicKey()))
+		uc.IssuerAccount = accPub
+		if len(allow) > 0 {
+			uc.Pub.Allow.Add(allow...)
+		}
+		seed, _ := u.Seed()
+		b, err := jwt.FormatUserConfig(must(uc.Encode(acc)), seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name+".creds")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return name + ".creds", natsgo.UserCredentials(p)
+	}
+	admin, adminOpt := creds("admin")
+	conf := fmt.Sprintf("operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: { %s: %q, %s: %q }\n",
+		opJWT, sysPub, accPub, accJWT, sysPub, sysJWT)
+	srv := natstest.StartWith(t, conf, adminOpt)
+	env := connectors.Env{Instance: "nats", BaseDir: dir}
+	c, err := New(env, values(map[string]string{"urls": srv.URL(), "clinic": "c1", "create_stream": "true", "creds": admin}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustPass(t, c.(*Connector))
+
+	other, _ := creds("c2", "$JS.API.>", "medsync.c1.>")
+	c2, err := New(env, values(map[string]string{"urls": srv.URL(), "clinic": "c2", "create_stream": "true", "creds": other, "timeout": "2s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	checks := c2.(*Connector).Check(context.Background())
+	if last := checks[len(checks)-1]; last.Err == nil || !strings.Contains(last.Name, "may publish to medsync.c2.>") {
+		t.Fatalf("a user allowed only medsync.c1.>: %+v", checks)
 	}
 }
