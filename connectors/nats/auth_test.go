@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
 
 	"medsync/connectors"
