@@ -44,7 +44,10 @@ type Connector interface {
 	// Deliver sends a batch. It returns one error per event, in order: nil means the
 	// peer acknowledged the event; otherwise classify it with Permanent or Transient
 	// (an unclassified error counts as transient). A returned slice of the wrong
-	// length fails the whole batch as transient.
+	// length fails the whole batch as transient. An error carries the peer's status
+	// code and at most PeerText of its answer, never the body verbatim (it may echo a
+	// patient's data); a 429/503 with Retry-After is Transient with that delay, and
+	// pauses the connector's whole queue until then.
 	Deliver(ctx context.Context, batch []Event) []error
 	// Close releases resources; it must return quickly.
 	Close() error

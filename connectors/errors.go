@@ -3,7 +3,10 @@ package connectors
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // PermanentError marks an event the peer will never accept as it is: it goes to the
@@ -30,6 +33,32 @@ type TransientError struct {
 
 func (e *TransientError) Error() string { return e.Err.Error() }
 func (e *TransientError) Unwrap() error { return e.Err }
+
+// PeerTextMax is how many characters of a peer's answer an error carries at most.
+const PeerTextMax = 200
+
+var markup = regexp.MustCompile(`<[^>]*>`)
+
+// PeerText is the part of a peer's answer body (or of the message in it) that an
+// error may carry: markup and control characters dropped, whitespace collapsed, at
+// most PeerTextMax characters ("…" when cut). A peer's body may echo the record sent
+// — a patient's data — so a connector puts its status code and this short reason
+// into an error, never the body verbatim; the engine then masks what personal data
+// is left before the error is stored or shown.
+func PeerText(body string) string {
+	s := markup.ReplaceAllString(body, " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > PeerTextMax {
+		s = string(r[:PeerTextMax]) + "…"
+	}
+	return s
+}
 
 // Permanent wraps err as a permanent failure with an operator-readable reason.
 func Permanent(reason string, err error) error { return &PermanentError{Reason: reason, Err: err} }

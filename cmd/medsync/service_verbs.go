@@ -13,6 +13,7 @@ import (
 	"medsync/service/check"
 	"medsync/service/config"
 	"medsync/service/daemon"
+	"medsync/service/logging"
 	"medsync/service/status"
 	"medsync/service/store"
 )
@@ -87,6 +88,7 @@ func (c *cli) status(ctx context.Context) error {
 			return err
 		}
 	}
+	f.Redact(logging.NewRedactor(config.Secrets(cfg))) // also what an older daemon served
 	fmt.Fprintf(c.stdout, "service state: %s\n", state)
 	if err := status.WriteText(c.stdout, f); err != nil {
 		return err

@@ -171,3 +171,27 @@ func corrupt(t *testing.T, path string) {
 	_ = os.Remove(path + "-wal")
 	_ = os.Remove(path + "-shm")
 }
+
+// TestDLQListIsRedacted: a dead letter stored unmasked (by an older medsync) shows
+// through the log's redaction: no link code, e-mail or phone of a patient.
+func TestDLQListIsRedacted(t *testing.T) {
+	dir, cfg := shippedConfig(t)
+	if code, out, errs := medsync(t, "-c", cfg, "once"); code != 0 {
+		t.Fatalf("once: %d\n%s\n%s", code, out, errs)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "state", store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO dead_letters(connector, entity, key, op, idem, fp, at, data, attempts, reason, failed_at)
+		VALUES('file', 'patient', '900200', 'upsert', 'k', 'f', '2026-03-10T09:00:00Z', NULL, 1, ?, '2026-03-10T09:00:00Z')`,
+		"HTTP 422: patient maria@mail.ru +79161112233 code 482-913-576 rejected")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := medsync(t, "-c", cfg, "dlq", "list")
+	if code != 0 || !strings.Contains(out, "HTTP 422: patient ****** ****** code ****** rejected") {
+		t.Fatalf("dlq list: %d\n%s\n%s", code, out, errs)
+	}
+}

@@ -197,10 +197,13 @@ func (c *cli) dlq(ctx context.Context, args []string) error {
 			fmt.Fprintln(c.stdout, "no dead letters")
 			return nil
 		}
+		// Reasons pass through the log's redaction: those stored by an older medsync
+		// were not masked yet.
+		red := logging.NewRedactor(config.Secrets(cfg))
 		tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tCONNECTOR\tENTITY\tKEY\tOP\tATTEMPTS\tFAILED AT\tREASON")
 		for _, d := range rows {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Connector, d.Entity, d.Key, d.Op, d.Attempts, localTime(d.FailedAt, cfg.Location), d.Reason)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Connector, d.Entity, d.Key, d.Op, d.Attempts, localTime(d.FailedAt, cfg.Location), red.Redact(d.Reason))
 		}
 		return tw.Flush()
 	default:

@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
+	"medsync/connectors"
 	"medsync/connectors/booking"
 	"medsync/mapping/convert"
 )
@@ -358,9 +358,9 @@ func rubles(k int64) string {
 func decodeError(body []byte) (code, message, field, misID string) {
 	var e errorResponse
 	if json.Unmarshal(body, &e) == nil {
-		return e.Error.Code, e.Error.Message, e.Error.Field, e.Error.MisID
+		return e.Error.Code, connectors.PeerText(e.Error.Message), e.Error.Field, e.Error.MisID
 	}
-	return "", strings.TrimSpace(string(body)), "", ""
+	return "", connectors.PeerText(string(body)), "", ""
 }
 
 // jsonUnmarshal decodes an answer; unknown fields in ONDOC's answers are tolerated so

@@ -17,6 +17,7 @@ import (
 	"medsync/service/config"
 	"medsync/service/engine"
 	"medsync/service/linkcodes"
+	"medsync/service/logging"
 	"medsync/service/store"
 )
 
@@ -114,6 +115,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 		FullReadEvery: cfg.MIS.FullReadEvery,
 		StateDir:      cfg.Service.StateDir,
 		Logger:        log,
+		Redactor:      logging.NewRedactor(config.Secrets(cfg)),
 		Hooks:         opt.Hooks,
 		Observer:      opt.Observer,
 		AfterPoll:     afterPoll,

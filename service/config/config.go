@@ -494,6 +494,7 @@ func Load(file string) (*Config, error) {
 	cfg.loadLinkCodes(l, secs["linkcodes"])
 	cfg.loadRegistrar(l, secs["registrar"])
 	cfg.loadConnectors(l, connSecs)
+	cfg.checkSecrets(l)
 
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)

@@ -75,7 +75,8 @@ func (c *Config) Show() string {
 	kv("requests", lc.Requests)
 	kv("limit_per_patient_day", lc.LimitPatientDay)
 	kv("limit_per_user_day", lc.LimitUserDay)
-	kv("sms_url", lc.SMSURL)
+	smsURL, _ := urlPassword(lc.SMSURL)
+	kv("sms_url", smsURL)
 	kv("sms_login", lc.SMSLogin)
 	kv("sms_password", secret(lc.SMSPassword))
 	kv("sms_sender", lc.SMSSender)
@@ -127,6 +128,7 @@ func (c *Config) Show() string {
 				if o.Secret && v != "" {
 					v = mask
 				}
+				v, _ = urlPassword(v)
 				kv(k, v)
 			}
 		}
@@ -145,39 +147,79 @@ func patternKeys(v *connectors.Values, pattern string) []string {
 	return out
 }
 
-// Secrets returns every secret value in cfg — the MIS password (raw and
-// percent-decoded) and the values of connector options marked Secret — deduplicated
-// and longest first, so that a log redactor replacing them in order never leaves part
-// of a longer secret behind.
-func Secrets(cfg *Config) []string {
-	set := map[string]bool{}
-	_, pw := maskDSN(cfg.MIS.Driver, cfg.MIS.DSN)
-	for _, s := range pw {
-		set[s] = true
-	}
-	for _, v := range []string{cfg.LinkCodes.SMSPassword, cfg.LinkCodes.SMTPPassword} {
-		if v != "" {
-			set[v] = true
+// MinSecretLen is the shortest secret a config may hold (logging.MinSecretLen, the
+// shortest value the log's redaction masks, is the same number): shorter ones are
+// refused at load, because masking them would garble the log.
+const MinSecretLen = 4
+
+// secretSetting is one secret value and where it is set.
+type secretSetting struct {
+	section, key, value string
+}
+
+// secretSettings lists every secret of cfg: the MIS password (raw and
+// percent-decoded), the SMS and SMTP passwords, the registrar password hashes, the
+// connector options marked Secret, and the password inside any URL setting
+// (scheme://user:password@host) of [linkcodes] or a connector.
+func secretSettings(cfg *Config) []secretSetting {
+	var out []secretSetting
+	add := func(section, key string, values ...string) {
+		for _, v := range values {
+			if v != "" {
+				out = append(out, secretSetting{section, key, v})
+			}
 		}
 	}
-	for _, h := range cfg.Registrar.Users {
-		set[h] = true
+	_, pw := maskDSN(cfg.MIS.Driver, cfg.MIS.DSN)
+	add("mis", "dsn", pw...)
+	add("linkcodes", "sms_password", cfg.LinkCodes.SMSPassword)
+	add("linkcodes", "smtp_password", cfg.LinkCodes.SMTPPassword)
+	_, pw = urlPassword(cfg.LinkCodes.SMSURL)
+	add("linkcodes", "sms_url", pw...)
+	for u, h := range cfg.Registrar.Users {
+		add("registrar", "user."+u, h)
 	}
 	for _, cc := range cfg.Connectors {
+		if cc.Spec == nil {
+			continue
+		}
+		sec := "connector." + cc.Name
 		for _, o := range cc.Spec.Options {
-			if !o.Secret {
-				continue
-			}
 			keys := []string{o.Name}
 			if o.Pattern {
 				keys = patternKeys(cc.Values, o.Name)
 			}
 			for _, k := range keys {
-				if v := cc.Values.String(k); v != "" {
-					set[v] = true
+				v := cc.Values.String(k)
+				if o.Secret {
+					add(sec, k, v)
+					continue
 				}
+				_, pw := urlPassword(v)
+				add(sec, k, pw...)
 			}
 		}
+	}
+	return out
+}
+
+// urlPassword returns v with the password of a scheme://user:password@host URL (or
+// of a password= query parameter) masked, and that password; v unchanged when it is
+// no such URL.
+func urlPassword(v string) (string, []string) {
+	if !strings.Contains(v, "://") {
+		return v, nil
+	}
+	return maskURL(v)
+}
+
+// Secrets returns every secret value in cfg (see secretSettings), deduplicated and
+// longest first, so that a log redactor replacing them in order never leaves part of
+// a longer secret behind.
+func Secrets(cfg *Config) []string {
+	set := map[string]bool{}
+	for _, s := range secretSettings(cfg) {
+		set[s.value] = true
 	}
 	out := make([]string, 0, len(set))
 	for s := range set {
@@ -190,6 +232,17 @@ func Secrets(cfg *Config) []string {
 		return out[i] < out[j]
 	})
 	return out
+}
+
+// checkSecrets refuses secrets shorter than MinSecretLen, naming where they are set.
+func (cfg *Config) checkSecrets(l *loader) {
+	seen := map[string]bool{}
+	for _, s := range secretSettings(cfg) {
+		if n := len([]rune(s.value)); n < MinSecretLen && !seen[s.section+"\x00"+s.key] {
+			seen[s.section+"\x00"+s.key] = true
+			l.errf(s.section, s.key, "the secret (password or token) is %d characters long; at least %d are required: so short a secret is guessable, and masking it would garble the log", n, MinSecretLen)
+		}
+	}
 }
 
 // fmtDuration writes d as it would be typed: 10m, 24h, 1h30m, 1.5s.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"medsync/connectors"
+	"medsync/service/logging"
 	"medsync/service/store"
 )
 
@@ -91,7 +92,7 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 				res.Delivered++
 				e.o.Observer.Delivered(t.Name, ev.Entity, "ok", 1)
 			case connectors.IsPermanent(err) || (e.o.Backoff.MaxAttempts > 0 && ev.Attempt >= e.o.Backoff.MaxAttempts):
-				reason := connectors.Reason(err)
+				reason := e.redact(connectors.Reason(err), ev)
 				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeDead, Reason: reason})
 				res.DeadLettered++
 				e.lastErr.Store(t.Name, reason)
@@ -103,18 +104,19 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 					continue // stopping: the event stays queued as it was
 				}
 				delay := backoffDelay(e.o.Backoff, ev.Attempt)
+				reason := e.redact(err.Error(), ev)
 				if ra := e.capPause(connectors.RetryAfter(err)); ra > 0 {
 					delay = max(delay, ra)
 					if until := e.o.Now().Add(ra); until.After(pause.Until) {
-						pause = store.Pause{Until: until, Reason: err.Error()}
+						pause = store.Pause{Until: until, Reason: reason}
 					}
 				}
-				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeRetry, Next: e.o.Now().Add(delay), Reason: err.Error()})
+				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeRetry, Next: e.o.Now().Add(delay), Reason: reason})
 				res.Retrying++
-				e.lastErr.Store(t.Name, err.Error())
+				e.lastErr.Store(t.Name, reason)
 				e.o.Observer.Delivered(t.Name, ev.Entity, "retry", 1)
 				e.log.Warn("delivery failed, will retry", "connector", t.Name, "entity", ev.Entity, "key", ev.Key,
-					"attempt", ev.Attempt, "retry_in", delay.Round(time.Second).String(), "error", err)
+					"attempt", ev.Attempt, "retry_in", delay.Round(time.Second).String(), "error", reason)
 			}
 		}
 		// Outcomes are recorded even while stopping, in one transaction per batch.
@@ -135,6 +137,13 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 		}
 	}
 	return res, ctx.Err()
+}
+
+// redact is the text of a delivery error as it is stored and shown: secrets, link
+// codes, e-mails, phones and the personal values of the event's own record masked
+// (a peer may echo the rejected patient's name and birth date in its answer).
+func (e *Engine) redact(text string, ev connectors.Event) string {
+	return e.o.Redactor.RedactWith(text, logging.PersonalValues(ev.Data))
 }
 
 // capPause bounds a peer's Retry-After to max(maxPause, the backoff maximum).

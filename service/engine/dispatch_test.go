@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"medsync/connectors"
 	"medsync/mapping"
+	"medsync/service/logging"
 )
 
 // httpConn sends each event as one POST, like a real connector: a 429/503 becomes a
@@ -155,5 +158,52 @@ func TestRetryAfterIsCapped(t *testing.T) {
 	r := f.deliver()
 	if want := f.now.Add(time.Hour); !r.PausedUntil.Equal(want) {
 		t.Fatalf("paused until %s, want %s", r.PausedUntil, want)
+	}
+}
+
+// TestDeliveryErrorsAreRedactedWhereStored: a peer that echoes the rejected patient
+// (name, birth date, phone, e-mail) and the connector's token in its error does not
+// get them into the outbox, the dead-letter list or the engine's last error — the
+// texts the status page, /status.json, `medsync status` and `dlq list` show.
+func TestDeliveryErrorsAreRedactedWhereStored(t *testing.T) {
+	const token = "tok-company-5f1e2d3c"
+	f := newFixture(t, mapping.EntityPatient)
+	f.eng.o.Redactor = logging.NewRedactor([]string{token})
+	f.mem.put(&mapping.Patient{ID: "900200", LastName: "Иванова", FirstName: "Мария", BirthDate: "1992-02-03", Phone: "+79161112233", Email: "maria@mail.ru"}, "")
+	f.mem.put(&mapping.Patient{ID: "900201", LastName: "Петрова", FirstName: "Анна", BirthDate: "1980-07-01", Phone: "+79035550011"}, "")
+	f.poll()
+	echo := func(ev connectors.Event) string {
+		var p mapping.Patient
+		_ = json.Unmarshal(ev.Data, &p)
+		return fmt.Sprintf("HTTP 422 (key %s): patient %s %s, born %s, phone %s, e-mail %s already exists",
+			token, p.LastName, p.FirstName, p.BirthDate[8:]+"."+p.BirthDate[5:7]+"."+p.BirthDate[:4], strings.TrimPrefix(p.Phone, "+"), p.Email)
+	}
+	f.rec.failFn = func(ev connectors.Event) error {
+		if ev.Key == "900200" {
+			return connectors.Permanent("ondoc patient 900200 rejected: "+echo(ev), errors.New(echo(ev)))
+		}
+		return connectors.Transient(errors.New(echo(ev)), 0)
+	}
+	f.deliver()
+	dl, err := f.st.DeadLetters(context.Background(), "")
+	if err != nil || len(dl) != 1 {
+		t.Fatalf("dead letters %+v %v", dl, err)
+	}
+	q, err := f.st.Queues(context.Background(), []string{"rec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for where, text := range map[string]string{"dead letter": dl[0].Reason, "outbox": q[0].LastError, "last error": f.eng.LastError("rec")} {
+		for _, leak := range []string{token, "Иванова", "Мария", "Петрова", "Анна", "1992", "1980", "9161112233", "9035550011", "maria@mail.ru"} {
+			if strings.Contains(text, leak) {
+				t.Errorf("%s shows %q: %s", where, leak, text)
+			}
+		}
+		if !strings.Contains(text, "HTTP 422") {
+			t.Errorf("%s lost the status code: %s", where, text)
+		}
+	}
+	if !strings.Contains(dl[0].Reason, "ondoc patient 900200 rejected") {
+		t.Errorf("dead letter lost the connector's reason: %s", dl[0].Reason)
 	}
 }

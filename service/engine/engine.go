@@ -16,6 +16,7 @@ import (
 
 	"medsync/connectors"
 	"medsync/mapping"
+	"medsync/service/logging"
 	"medsync/service/store"
 )
 
@@ -74,7 +75,10 @@ type Options struct {
 	FullReadEvery time.Duration // full read even when versions are declared; 0 = never
 	StateDir      string
 	Logger        *slog.Logger
-	Now           func() time.Time
+	// Redactor masks secrets and personal data in delivery errors before they are
+	// stored (outbox, dead letters) or shown; nil: codes, e-mails and phones only.
+	Redactor *logging.Redactor
+	Now      func() time.Time
 	Hooks         Hooks
 	Observer      Observer
 	// AfterPoll, when set, runs after each scheduled poll and the connectors' own work

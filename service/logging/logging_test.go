@@ -117,12 +117,19 @@ func TestLogFileHoldsNoSecret(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	r := NewRedactor([]string{"abc", "abcdef", ""})
+	r := NewRedactor([]string{"ab", "abcdef", ""})
 	for _, tc := range []struct{ in, want string }{
 		{"x abcdef y", "x ****** y"},
-		{"abc", "******"},
+		// A secret shorter than MinSecretLen is not masked: it would garble every
+		// line with those letters (the config refuses such secrets at load).
+		{"ab cab about", "ab cab about"},
 		{"code 111222333 ok", "code ****** ok"},
-		{"phone 89161234567", "phone 89161234567"},
+		// Personal contact data a peer may echo.
+		{"phone 89161234567", "phone ******"},
+		{"tel +7 (916) 123-45-67, ok", "tel ******, ok"},
+		{"mail ivanova.m@mail.ru rejected", "mail ****** rejected"},
+		{"почта мария@почта.рф", "почта ******"},
+		{"ms=9876543210 id=12345678", "ms=9876543210 id=12345678"},
 		{"nothing", "nothing"},
 	} {
 		if got := r.Redact(tc.in); got != tc.want {
@@ -141,5 +148,24 @@ func TestLogDirCannotBeCreated(t *testing.T) {
 	_, err := New(cfg, Options{})
 	if err == nil || !strings.Contains(err.Error(), "[service] log_dir") || !strings.Contains(err.Error(), cfg.File) {
 		t.Fatalf("want an error naming the file and [service] log_dir, got %v", err)
+	}
+}
+
+// TestRedactWithPersonalValues: the values of the record an error is about are masked
+// too, in the spellings a peer may use, and short ones are left alone.
+func TestRedactWithPersonalValues(t *testing.T) {
+	data := []byte(`{"id":"900200","last_name":"Иванова","first_name":"Мария","middle_name":"Ли","birth_date":"1992-02-03","phone":"+79161112233","email":"m@x.ru","status":"booked"}`)
+	pv := PersonalValues(data)
+	in := `ondoc patient: HTTP 422: patient Иванова Мария Ли, born 03.02.1992 (1992-02-03), phone 79161112233, status booked, id 900200`
+	got := NewRedactor(nil).RedactWith(in, pv)
+	for _, leak := range []string{"Иванова", "Мария", "1992", "79161112233"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("%q leaks %q", got, leak)
+		}
+	}
+	for _, keep := range []string{"HTTP 422", "status booked", "id 900200", " Ли,"} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("%q lost %q", got, keep)
+		}
 	}
 }

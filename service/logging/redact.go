@@ -12,12 +12,28 @@ import (
 // Mask replaces every secret in log output.
 const Mask = "******"
 
+// MinSecretLen is the shortest secret value that is masked: masking "ab" would garble
+// every line that happens to contain those letters. The config refuses shorter
+// secrets at load (config.MinSecretLen is the same number).
+const MinSecretLen = 4
+
+// email and phone match personal contact data a peer may echo in an error body:
+// e-mail addresses, and Russian phone numbers (+7 or 8, ten digits, any of the usual
+// separators).
+var (
+	email = regexp.MustCompile(`[\p{L}0-9._%+\-]+@[\p{L}0-9.\-]+\.[\p{L}]{2,}`)
+	phone = regexp.MustCompile(`(?:\+7|\b[78])[\s\-(]*\d{3}[\s\-)]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}\b`)
+)
+
 // linkCode matches a 9-digit ONDOC link code, also written in groups of three
 // ("123 456 789", "123-456-789"). Other 9-digit numbers are masked as well: a log
 // line losing a number is cheaper than a patient's code leaking.
 var linkCode = regexp.MustCompile(`(?:^|[^0-9])(\d{3}[- ]?\d{3}[- ]?\d{3})(?:[^0-9]|$)`)
 
-// Redactor replaces known secret values and link codes in text.
+// Redactor replaces known secret values, link codes, e-mail addresses and phone
+// numbers in text. It is the one redaction of medsync: the log, the status page,
+// /status.json, `medsync status`, `dlq list` and the errors stored in the outbox and
+// the dead-letter list all pass through it.
 type Redactor struct {
 	secrets []string
 	repl    *strings.Replacer
@@ -28,7 +44,7 @@ type Redactor struct {
 func NewRedactor(secrets []string) *Redactor {
 	r := &Redactor{}
 	for _, s := range secrets {
-		if s != "" {
+		if len(s) >= MinSecretLen {
 			r.secrets = append(r.secrets, s)
 		}
 	}
@@ -45,15 +61,30 @@ func NewRedactor(secrets []string) *Redactor {
 	return r
 }
 
-// Redact returns s with every secret and link code replaced by Mask.
+// Redact returns s with every secret, link code, e-mail address and phone number
+// replaced by Mask. A nil Redactor still masks codes, e-mails and phones.
 func (r *Redactor) Redact(s string) string {
-	if r == nil {
-		return s
-	}
-	if r.repl != nil {
+	if r != nil && r.repl != nil {
 		s = r.repl.Replace(s)
 	}
+	s = email.ReplaceAllString(s, Mask)
+	s = phone.ReplaceAllString(s, Mask)
 	return maskCodes(s)
+}
+
+// RedactWith is Redact that also masks the given personal values (those of the
+// record an error is about, see PersonalValues) — a peer that echoes a patient's name
+// or birth date in its error body does not get them onto the status page.
+func (r *Redactor) RedactWith(s string, personal []string) string {
+	if len(personal) > 0 {
+		sort.SliceStable(personal, func(i, j int) bool { return len(personal[i]) > len(personal[j]) })
+		for _, v := range personal {
+			if len([]rune(v)) >= MinSecretLen {
+				s = strings.ReplaceAll(s, v, Mask)
+			}
+		}
+	}
+	return r.Redact(s)
 }
 
 // maskCodes replaces the link codes in s; a digit run longer than nine is left alone.

@@ -11,6 +11,7 @@ import (
 	"medsync/mapping"
 	"medsync/service/config"
 	"medsync/service/engine"
+	"medsync/service/logging"
 	"medsync/service/store"
 )
 
@@ -97,6 +98,9 @@ type Source struct {
 	Delivered func(connector string) int
 	// UnmappedCodes returns the codes the MIS reader met that the profile does not map.
 	UnmappedCodes func() []mapping.UnmappedCode
+	// Redactor masks every error text the facts carry (the pages need no login);
+	// nil: the log's redaction of Cfg's secrets, built on each Gather.
+	Redactor *logging.Redactor
 }
 
 // Gather reads the facts from the state store (and the running engine, when given).
@@ -242,7 +246,27 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 		f.Held = append(f.Held, *h)
 	}
 	sort.Slice(f.Held, func(i, j int) bool { return f.Held[i].Entity < f.Held[j].Entity })
+	r := src.Redactor
+	if r == nil {
+		r = logging.NewRedactor(config.Secrets(src.Cfg))
+	}
+	f.Redact(r)
 	return f, nil
+}
+
+// Redact passes every error text of f through the log's redaction: the page,
+// /status.json and `medsync status` all show these facts.
+func (f *Facts) Redact(r *logging.Redactor) {
+	f.Reason = r.Redact(f.Reason)
+	if f.LastPoll != nil {
+		f.LastPoll.Error = r.Redact(f.LastPoll.Error)
+	}
+	for i := range f.Entities {
+		f.Entities[i].Error = r.Redact(f.Entities[i].Error)
+	}
+	for i := range f.Connectors {
+		f.Connectors[i].LastError = r.Redact(f.Connectors[i].LastError)
+	}
 }
 
 // after applies the schedule n times from t (n < 0: estimates as many intervals back).
