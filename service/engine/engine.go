@@ -75,15 +75,15 @@ type Options struct {
 	FullReadEvery time.Duration // full read even when versions are declared; 0 = never
 	StateDir      string
 	Logger        *slog.Logger
-	// Redactor masks secrets and personal data in delivery errors before they are
-	// stored (outbox, dead letters) or shown; nil: codes, e-mails and phones only.
-	Redactor *logging.Redactor
-	Now      func() time.Time
+	Now           func() time.Time
 	Hooks         Hooks
 	Observer      Observer
 	// AfterPoll, when set, runs after each scheduled poll and the connectors' own work
 	// (link codes: MIS requests, deleted cards). It must return when ctx is done.
 	AfterPoll func(ctx context.Context)
+	// Redactor masks secrets and personal data in delivery errors before they are
+	// stored (outbox, dead letters) or shown; nil: codes, e-mails and phones only.
+	Redactor *logging.Redactor
 }
 
 // Observer receives what the engine does, for metrics and the status page.
