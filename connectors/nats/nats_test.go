@@ -434,3 +434,18 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// TestKeyWithLineBreak: a key that cannot be a header value fails alone, permanently.
+func TestKeyWithLineBreak(t *testing.T) {
+	f := newFixture(t)
+	c := newConn(t, f.opts(nil))
+	batch := events(time.Now())[:2]
+	batch[0].Key = "AP-1\r\nNats-Msg-Id: x"
+	errs := c.Deliver(context.Background(), batch)
+	if !connectors.IsPermanent(errs[0]) || errs[1] != nil {
+		t.Fatalf("got %v, want the first permanent and the second delivered", errs)
+	}
+	if n := len(natstest.Messages(t, f.js, f.stream)); n != 1 {
+		t.Fatalf("stream holds %d messages, want 1", n)
+	}
+}

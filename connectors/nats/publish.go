@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -36,6 +37,9 @@ func (c *Connector) Message(ev connectors.Event) (*natsgo.Msg, error) {
 	m.Data = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if ev.IdempotencyKey == "" {
 		return nil, connectors.Permanent(fmt.Sprintf("nats: %s %s: event has no idempotency key (engine bug)", ev.Entity, ev.Key), nil)
+	}
+	if strings.ContainsAny(ev.Key, "\r\n") {
+		return nil, connectors.Permanent(fmt.Sprintf("nats: %s %q: a record key with a line break cannot go into a message header", ev.Entity, ev.Key), nil)
 	}
 	if err := checkToken(ev.Entity); err != nil {
 		return nil, connectors.Permanent(fmt.Sprintf("nats: %s %s: entity %v and cannot be a subject token", ev.Entity, ev.Key, err), nil)
