@@ -46,6 +46,27 @@ type ProfileStatement struct {
 	// then "<profile>/<file>"); "" for the profile's own.
 	Profile  string
 	fragment bool // a "-- fragment: name" block, not a statement
+	// View is the MEDSYNC_* view a statement of the shipped views profile reads: its
+	// users have the view, not the profile's files, so errors name the view.
+	View string
+}
+
+// Where says where a statement is, for errors: "common.sql line 53", or for the
+// shipped views profile the view it reads ("view MEDSYNC_SHIFT").
+func (s ProfileStatement) Where() string {
+	if s.View != "" {
+		return "view " + s.View
+	}
+	return fmt.Sprintf("%s line %d", s.File, s.Line)
+}
+
+// viewOf names the view a views-profile statement reads.
+func viewOf(name string) string {
+	entity, _, _ := strings.Cut(name, ".")
+	if entity == EntitySlot {
+		entity = EntityAppointment
+	}
+	return "MEDSYNC_" + strings.ToUpper(entity)
 }
 
 // entityConfig is one entity's section of profile.ini.
@@ -107,6 +128,7 @@ func loadProfileFS(fsys fs.FS, origin, defaultName string) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
+
 	if err := p.expandFragments(); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,14 @@ func readProfile(fsys fs.FS, origin, defaultName string, seen []string) (*Profil
 	if err := p.readSQLFiles(fsys, where); err != nil {
 		return nil, err
 	}
+	if origin == "embedded" && defaultName == "views" {
+		for _, m := range p.stmts {
+			for name, st := range m {
+				st.View = viewOf(name)
+				m[name] = st
+			}
+		}
+	}
 	if p.extends == "" {
 		return p, nil
 	}

@@ -1,12 +1,14 @@
 package mapping_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"medsync/mapping"
+	"medsync/mapping/demo"
 )
 
 // TestExtendsViews: a custom profile extends the shipped views profile and overrides
@@ -96,6 +98,37 @@ d.WD = r.WD
 			"extends itself": "circle"}[name]
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", name, err, want)
+		}
+	}
+}
+
+// TestViewsErrorsNameTheView: a views user has the views, not the profile's files; an
+// error named "common.sql line 40" pointed at a file they do not have.
+func TestViewsErrorsNameTheView(t *testing.T) {
+	db, _, _ := demo.TestDB(t, demo.SQLite)
+	if _, err := db.Exec(`CREATE VIEW MEDSYNC_SPECIALTY AS SELECT 1 AS id, 'Терапия' AS name`); err != nil {
+		t.Fatal(err)
+	}
+	p, err := mapping.LoadProfile("views")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := mapping.NewSource(db, mapping.DialectSQLite, p, mapping.SourceOptions{})
+	for entity, want := range map[string][]string{
+		mapping.EntitySpecialty: {"view MEDSYNC_SPECIALTY", "code"},
+		mapping.EntityBranch:    {"view MEDSYNC_BRANCH", "MEDSYNC_BRANCH"},
+	} {
+		err := src.ReadAll(context.Background(), entity, mapping.Window{}, func(mapping.Item) error { return nil }, nil)
+		if err == nil {
+			t.Fatalf("%s: no error", entity)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v does not name %s", entity, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "common.sql") {
+			t.Errorf("%s: %v names a file the views user does not have", entity, err)
 		}
 	}
 }

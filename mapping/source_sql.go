@@ -122,7 +122,7 @@ func (s *Source) windowParams(w Window) map[string]any {
 func (s *Source) query(ctx context.Context, st ProfileStatement, params map[string]any) (*sql.Rows, context.CancelFunc, error) {
 	q, args, err := RenderSQL(s.dialect, st.SQL, params)
 	if err != nil {
-		return nil, nil, fmt.Errorf("profile %s: %s (%s line %d): %w", s.p.Name, st.Name, st.File, st.Line, err)
+		return nil, nil, fmt.Errorf("profile %s: %s (%s): %w", s.p.Name, st.Name, st.Where(), err)
 	}
 	cancel := context.CancelFunc(func() {})
 	if s.opt.QueryTimeout > 0 {
@@ -141,7 +141,7 @@ func (s *Source) stmtErr(st ProfileStatement, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) && s.opt.QueryTimeout > 0 {
 		hint = fmt.Sprintf(" (the query timeout is %s: check the indexes the statement's WHERE needs, or raise it)", s.opt.QueryTimeout)
 	}
-	return fmt.Errorf("profile %s: %s (%s line %d, dialect %s): %w%s", s.p.Name, st.Name, st.File, st.Line, s.dialect, err, hint)
+	return fmt.Errorf("profile %s: %s (%s, dialect %s): %w%s", s.p.Name, st.Name, st.Where(), s.dialect, err, hint)
 }
 
 // columnIndex maps the contract's columns to the result's columns. A column the
@@ -191,7 +191,7 @@ func (s *Source) matchColumns(st ProfileStatement, names []string, cols []column
 		for i, c := range cols {
 			if c.name == ln {
 				if idx[i] >= 0 {
-					return nil, fmt.Errorf("profile %s: %s (%s line %d): column %q is returned twice", s.p.Name, st.Name, st.File, st.Line, n)
+					return nil, fmt.Errorf("profile %s: %s (%s): column %q is returned twice", s.p.Name, st.Name, st.Where(), n)
 				}
 				idx[i] = j
 				found = true
@@ -199,14 +199,14 @@ func (s *Source) matchColumns(st ProfileStatement, names []string, cols []column
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("profile %s: %s (%s line %d): returns column %q, which the %s contract does not have (expected: %s); alias the MIS columns to the canonical names",
-				s.p.Name, st.Name, st.File, st.Line, n, entity, columnNames(cols))
+			return nil, fmt.Errorf("profile %s: %s (%s): returns column %q, which the %s contract does not have (expected: %s); alias the MIS columns to the canonical names",
+				s.p.Name, st.Name, st.Where(), n, entity, columnNames(cols))
 		}
 	}
 	for i, c := range cols {
 		if idx[i] < 0 {
-			return nil, fmt.Errorf("profile %s: %s (%s line %d): does not return column %q (expected: %s); add it, as NULL if the MIS has no such value",
-				s.p.Name, st.Name, st.File, st.Line, c.name, columnNames(cols))
+			return nil, fmt.Errorf("profile %s: %s (%s): does not return column %q (expected: %s); add it, as NULL if the MIS has no such value",
+				s.p.Name, st.Name, st.Where(), c.name, columnNames(cols))
 		}
 	}
 	return idx, nil
@@ -372,7 +372,7 @@ func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatemen
 		return err
 	}
 	if vpos < 0 && st.Name == entity+".rows" && s.RowVersions(entity) {
-		return fmt.Errorf("profile %s: %s (%s line %d): has an \"AS version\" alias but returns no column named version", s.p.Name, st.Name, st.File, st.Line)
+		return fmt.Errorf("profile %s: %s (%s): has an \"AS version\" alias but returns no column named version", s.p.Name, st.Name, st.Where())
 	}
 	rr := newRowReader(s, entity, cols, idx, vpos, ncols)
 	if cpos >= 0 {

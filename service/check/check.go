@@ -262,7 +262,7 @@ var errEnough = errors.New("enough rows")
 // the contract.
 func (c *checker) statement(ctx context.Context, db *sql.DB, dialect string, prof *mapping.Profile, st mapping.ProfileStatement, want []string, params map[string]any) {
 	name := "statement " + st.Name
-	where := fmt.Sprintf("profile %s, %s line %d", prof.Name, st.File, st.Line)
+	where := fmt.Sprintf("profile %s, %s", prof.Name, st.Where())
 	q, args, err := mapping.RenderSQL(dialect, st.SQL, params)
 	if err != nil {
 		c.fail(name, fmt.Errorf("%s: %w", where, err), "fix the statement's parameters (see mapping/profiles/README.md)")
