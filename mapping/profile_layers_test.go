@@ -70,7 +70,7 @@ d.WD = r.WD
 `,
 	})
 	write("clinic", map[string]string{
-		"profile.ini": "name = clinic\nextends = ../base\n[shift]\ndefault.slot_minutes = 15\n",
+		"profile.ini":  "name = clinic\nextends = ../base\n[shift]\ndefault.slot_minutes = 15\n",
 		"postgres.sql": "-- fragment: matches\nd.WD = r.WD AND r.ACTIVE\n",
 	})
 	p, err := mapping.LoadProfile(filepath.Join(root, "clinic"))
