@@ -131,7 +131,7 @@ var versionsContract = []column{
 	{name: "version", kind: kindText, required: true},
 }
 
-// busyContract is what slot.busy returns.
+// busyContract is what slot.busy and slot.blocked return.
 var busyContract = []column{
 	{name: "doctor_id", kind: kindKey, required: true},
 	{name: "date", kind: kindDate, required: true},
@@ -202,7 +202,7 @@ func ContractColumns(statement string) (cols []string, ok bool) {
 	var cs []column
 	entity, kind, _ := strings.Cut(statement, ".")
 	switch {
-	case statement == "slot.busy":
+	case statement == "slot.busy", statement == "slot.blocked":
 		cs = busyContract
 	case kind == "versions":
 		if _, known := contract[entity]; !known {

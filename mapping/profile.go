@@ -442,10 +442,10 @@ func checkStatementName(name string) error {
 		return nil // write.<name>: connectors' writes; read.<name>: named lookups (profile_query.go)
 	}
 	if entity == EntitySlot {
-		if kind == "busy" {
+		if kind == "busy" || kind == "blocked" {
 			return nil
 		}
-		return fmt.Errorf("statement %q: slots are derived from shift.rows and slot.busy; the only slot statement is slot.busy", name)
+		return fmt.Errorf("statement %q: slots are derived from shift.rows and slot.busy; the slot statements are slot.busy and slot.blocked", name)
 	}
 	if _, ok := contract[entity]; !ok {
 		return fmt.Errorf("statement %q: unknown entity %q (entities: %s)", name, entity, strings.Join(Entities, ", "))

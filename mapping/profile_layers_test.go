@@ -2,10 +2,12 @@ package mapping_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"medsync/mapping"
 	"medsync/mapping/demo"
@@ -130,5 +132,73 @@ func TestViewsErrorsNameTheView(t *testing.T) {
 		if strings.Contains(err.Error(), "common.sql") {
 			t.Errorf("%s: %v names a file the views user does not have", entity, err)
 		}
+	}
+}
+
+// TestSlotBlocked: a shift had room for one break only; slot.blocked adds any number
+// of periods without slots (a second break, a meeting), here through a profile that
+// extends demo.
+func TestSlotBlocked(t *testing.T) {
+	sz := testSizes()
+	db, _, _, _ := demo.TestMIS(t, demo.SQLite, sz)
+	dir := writeProfile(t, map[string]string{
+		"profile.ini": "name = twobreaks\nextends = demo\n",
+		// Two more blocked hours in every shift: its 2nd hour and its 5th hour.
+		"common.sql": `-- name: slot.blocked
+SELECT DOCT_ID AS doctor_id, WDATE AS date, BEGHOUR + 1.0/24 AS start_time, BEGHOUR + 2.0/24 AS end_time
+FROM DOCTSHIFT WHERE WDATE >= :from_ole AND WDATE < :to_ole
+UNION ALL
+SELECT DOCT_ID, WDATE, BEGHOUR + 4.0/24, BEGHOUR + 5.0/24
+FROM DOCTSHIFT WHERE WDATE >= :from_ole AND WDATE < :to_ole
+`,
+	})
+	p, err := mapping.LoadProfile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := testWindow(sz)
+	now := sz.Today
+	plain := readAll(t, newSource(t, db, demo.SQLite, "demo", nil, now), mapping.EntitySlot, w).records
+	src := mapping.NewSource(db, demo.SQLite, p, mapping.SourceOptions{Zone: moscow, Now: func() time.Time { return now }})
+	blocked := readAll(t, src, mapping.EntitySlot, w).records
+	shifts := map[string]*mapping.Shift{}
+	for _, js := range readAll(t, src, mapping.EntityShift, w).records {
+		var sh mapping.Shift
+		if err := json.Unmarshal([]byte(js), &sh); err != nil {
+			t.Fatal(err)
+		}
+		shifts[sh.ID] = &sh
+	}
+	if len(blocked) == 0 || len(blocked) >= len(plain) {
+		t.Fatalf("%d slots with the blocked hours, %d without", len(blocked), len(plain))
+	}
+	for k, js := range blocked {
+		var sl mapping.Slot
+		if err := json.Unmarshal([]byte(js), &sl); err != nil {
+			t.Fatal(err)
+		}
+		sh := shifts[sl.ShiftID]
+		for _, h := range []int{1, 4} {
+			b1, b2 := sh.Start.Add(time.Duration(h)*time.Hour), sh.Start.Add(time.Duration(h+1)*time.Hour)
+			if sl.Start.Before(b2) && sl.End.After(b1) {
+				t.Fatalf("slot %s (%s–%s) lies in a blocked hour of shift %s", k, sl.Start, sl.End, sh.ID)
+			}
+		}
+	}
+}
+
+func TestDeriveSlotsBlocked(t *testing.T) {
+	day := time.Date(2025, 3, 20, 0, 0, 0, 0, moscow)
+	at := func(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	b1, b2 := at(11, 0), at(11, 30)
+	sh := &mapping.Shift{ID: "s", DoctorID: "d", Start: at(9, 0), End: at(14, 0), BreakStart: &b1, BreakEnd: &b2, SlotMinutes: 30}
+	got := mapping.DeriveSlotsBlocked(sh, nil, []mapping.Interval{{Start: at(9, 45), End: at(10, 15)}, {Start: at(13, 0), End: at(13, 20)}}, time.Time{})
+	var starts []string
+	for _, s := range got {
+		starts = append(starts, s.Start.Format("15:04"))
+	}
+	// 09:00 | blocked 09:45–10:15 | 10:15, (10:45 would cross the break) | break | 11:30, 12:00, 12:30 | blocked 13:00–13:20 | 13:20 (13:50 would pass the end)
+	if want := "09:00,10:15,11:30,12:00,12:30,13:20"; strings.Join(starts, ",") != want {
+		t.Errorf("slots start at %s, want %s", strings.Join(starts, ","), want)
 	}
 }

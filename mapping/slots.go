@@ -30,14 +30,42 @@ func SlotID(doctorID string, start time.Time) string {
 // run past the break or the shift's end is left out. Cells starting before from are
 // left out (no slots in the past). A cell overlapping any busy interval is not free.
 func DeriveSlots(shift *Shift, busy []Interval, from time.Time) []*Slot {
+	return DeriveSlotsBlocked(shift, busy, nil, from)
+}
+
+// DeriveSlotsBlocked is DeriveSlots with more periods without slots besides the
+// shift's break (slot.blocked: a second break, a meeting): a cell that overlaps one of
+// them is left out, and the cells after it are cut from its end.
+func DeriveSlotsBlocked(shift *Shift, busy, blocked []Interval, from time.Time) []*Slot {
 	step := time.Duration(shift.SlotMinutes) * time.Minute
 	if step <= 0 {
 		step = 30 * time.Minute
 	}
 	type span struct{ from, to time.Time }
 	spans := []span{{shift.Start, shift.End}}
+	cut := func(b Interval) { // takes b out of the spans
+		var next []span
+		for _, sp := range spans {
+			if !b.Start.Before(sp.to) || !b.End.After(sp.from) {
+				next = append(next, sp)
+				continue
+			}
+			if b.Start.After(sp.from) {
+				next = append(next, span{sp.from, b.Start})
+			}
+			if b.End.Before(sp.to) {
+				next = append(next, span{b.End, sp.to})
+			}
+		}
+		spans = next
+	}
 	if shift.BreakStart != nil && shift.BreakEnd != nil && shift.BreakEnd.After(*shift.BreakStart) {
-		spans = []span{{shift.Start, *shift.BreakStart}, {*shift.BreakEnd, shift.End}}
+		cut(Interval{Start: *shift.BreakStart, End: *shift.BreakEnd})
+	}
+	for _, b := range blocked {
+		if b.End.After(b.Start) {
+			cut(b)
+		}
 	}
 	var out []*Slot
 	for _, sp := range spans {
@@ -98,9 +126,15 @@ func (s *Source) readSlots(ctx context.Context, w Window, fn func(Item) error, s
 		return fmt.Errorf("slots need the busy times of appointments: %w", err)
 	}
 	params := s.windowParams(w)
-	busy, err := s.readBusy(ctx, busySt, params, skip)
+	busy, err := s.readBusy(ctx, busySt, params, s.p.entity(EntityAppointment).converters)
 	if err != nil {
 		return err
+	}
+	var blocked map[string][]busyEntry
+	if blockedSt, ok := s.p.stmts[s.dialect]["slot.blocked"]; ok {
+		if blocked, err = s.readBusy(ctx, blockedSt, params, s.p.entity(EntityShift).converters); err != nil {
+			return err
+		}
 	}
 	from := s.opt.Now()
 	if from.Before(w.From) {
@@ -109,23 +143,8 @@ func (s *Source) readSlots(ctx context.Context, w Window, fn func(Item) error, s
 	seen := map[string]bool{}
 	return s.read(ctx, EntityShift, shiftSt, params, nil, func(it Item) error {
 		sh := it.Record.(*Shift)
-		loc := sh.Start.Location()
-		day := convert.FromTime(sh.Start)
-		var intervals []Interval
-		for _, b := range busy[sh.DoctorID+"|"+day.String()] {
-			if b.wholeDay {
-				intervals = append(intervals, Interval{Start: sh.Start, End: sh.End})
-				continue
-			}
-			bs, err1 := convert.LocalTime(day, b.start, loc)
-			be, err2 := convert.LocalTime(day, b.end, loc)
-			if err1 != nil || err2 != nil {
-				intervals = append(intervals, Interval{Start: sh.Start, End: sh.End})
-				continue
-			}
-			intervals = append(intervals, Interval{Start: bs, End: be})
-		}
-		for _, sl := range DeriveSlots(sh, intervals, from) {
+		k := sh.DoctorID + "|" + convert.FromTime(sh.Start).String()
+		for _, sl := range DeriveSlotsBlocked(sh, sh.intervals(busy[k]), sh.intervals(blocked[k]), from) {
 			if seen[sl.ID] {
 				skip(Skip{Entity: EntitySlot, Key: sl.ID, Problem: fmt.Sprintf("shift %s overlaps another shift of doctor %s at %s; the first shift's slot is used",
 					sh.ID, sh.DoctorID, sl.Start.Format(time.RFC3339))})
@@ -144,9 +163,33 @@ func (s *Source) readSlots(ctx context.Context, w Window, fn func(Item) error, s
 	})
 }
 
-// readBusy reads slot.busy into doctor|date → busy entries. The [appointment]
-// section's converters apply to its date, start_time and end_time.
-func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[string]any, skip func(Skip)) (map[string][]busyEntry, error) {
+// intervals places a day's busy (or blocked) entries on the shift's day in its zone;
+// an entry whose times cannot be read covers the whole shift.
+func (sh *Shift) intervals(entries []busyEntry) []Interval {
+	loc := sh.Start.Location()
+	day := convert.FromTime(sh.Start)
+	var out []Interval
+	for _, b := range entries {
+		if b.wholeDay {
+			out = append(out, Interval{Start: sh.Start, End: sh.End})
+			continue
+		}
+		bs, err1 := convert.LocalTime(day, b.start, loc)
+		be, err2 := convert.LocalTime(day, b.end, loc)
+		if err1 != nil || err2 != nil {
+			out = append(out, Interval{Start: sh.Start, End: sh.End})
+			continue
+		}
+		out = append(out, Interval{Start: bs, End: be})
+	}
+	return out
+}
+
+// readBusy reads slot.busy (or slot.blocked) into doctor|date → entries, with conv
+// for its date, start_time and end_time: the [appointment] section's for slot.busy,
+// the [shift] section's for slot.blocked. A row whose times cannot be read covers the
+// doctor's whole day.
+func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[string]any, conv map[string]string) (map[string][]busyEntry, error) {
 	rows, cancel, err := s.query(ctx, st, params)
 	if err != nil {
 		return nil, err
@@ -157,7 +200,6 @@ func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[s
 	if err != nil {
 		return nil, err
 	}
-	conv := s.p.entity(EntityAppointment).converters
 	vals := make([]any, len(busyContract))
 	dest := make([]any, len(busyContract))
 	for i := range busyContract {
@@ -172,12 +214,12 @@ func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[s
 		}
 		doctor, _ := rawText(vals[0])
 		if doctor == "" || vals[1] == nil {
-			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: "slot.busy: a row without doctor_id or date is ignored"})
+			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: st.Name + ": a row without doctor_id or date is ignored"})
 			continue
 		}
 		day, err := decodeDate(vals[1], conv["date"])
 		if err != nil {
-			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("slot.busy: doctor %s: date: %v", doctor, err)})
+			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("%s: doctor %s: date: %v", st.Name, doctor, err)})
 			continue
 		}
 		var e busyEntry
@@ -195,8 +237,8 @@ func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[s
 			// Unreadable busy time: keep the whole day busy rather than offer a slot
 			// that may be taken.
 			e.wholeDay = true
-			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("slot.busy: doctor %s on %s: %v; no free slots are offered that day",
-				doctor, day, firstErr(err1, err2))})
+			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("%s: doctor %s on %s: %v; no free slots are offered that day",
+				st.Name, doctor, day, firstErr(err1, err2))})
 		}
 		k := doctor + "|" + day.String()
 		out[k] = append(out[k], e)
