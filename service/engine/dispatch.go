@@ -186,7 +186,7 @@ func (e *Engine) Dispatch(ctx context.Context) {
 func (e *Engine) dispatchLoop(ctx context.Context, t *Target) {
 	for ctx.Err() == nil {
 		if _, err := e.DeliverDue(ctx, t); err != nil && ctx.Err() == nil {
-			e.log.Error("delivery loop: state store error", "connector", t.Name, "error", err)
+			e.log.Error("delivery loop: state store error", "connector", t.Name, "error", store.Explain(err))
 		}
 		wait := time.Minute
 		if next, err := e.o.Store.NextDue(ctx, t.Name); err == nil && !next.IsZero() {
@@ -218,7 +218,7 @@ func (e *Engine) DeliverAll(ctx context.Context) (map[string]DeliverResult, erro
 		r, err := e.DeliverDue(ctx, t)
 		out[t.Name] = r
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name, store.Explain(err)))
 		}
 	}
 	return out, errors.Join(errs...)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -205,5 +206,17 @@ func TestFaultMessages(t *testing.T) {
 		if c.fault != FaultCorrupt && strings.Contains(c.err.Error(), "state restore") {
 			t.Errorf("%v advises a restore: %v", c.fault, c.err)
 		}
+	}
+}
+
+// TestExplainOnlyKnownFaults: errors met at run time get advice only for a known
+// fault; a cancelled context stays as it is.
+func TestExplainOnlyKnownFaults(t *testing.T) {
+	if err := Explain(context.Canceled); err != context.Canceled {
+		t.Fatalf("Explain(context.Canceled) = %v", err)
+	}
+	full := Explain(fmt.Errorf("commit: %w", &fs.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}))
+	if FaultOf(full) != FaultDiskFull || !strings.Contains(full.Error(), "disk full") {
+		t.Fatalf("Explain(ENOSPC) = %v", full)
 	}
 }

@@ -90,6 +90,16 @@ func classifyAt(path string, err error) error {
 	return &Error{Fault: FaultOf(err), Path: path, Err: err}
 }
 
+// Explain classifies err only when it shows a known fault (permission, busy, disk
+// full, damage): for errors met while the store runs, where an unknown one (a
+// cancelled context, say) needs no advice appended.
+func Explain(err error) error {
+	if err == nil || FaultOf(err) == FaultOther {
+		return err
+	}
+	return Classify(err)
+}
+
 // FaultOf tells the fault an error shows (FaultOther when it is none of the known).
 func FaultOf(err error) Fault {
 	var e *Error

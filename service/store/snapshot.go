@@ -54,6 +54,7 @@ func (c *Change) Empty() bool {
 // snap is the snapshot the change was computed from (the differ's); it is updated in
 // place. Nil loads it.
 func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err error) {
+	defer func() { err = Explain(err) }() // a full disk or a damaged file says what to do
 	if c.Empty() {
 		return nil
 	}
