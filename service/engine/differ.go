@@ -355,6 +355,7 @@ func (p *entityPoll) flush() error {
 	}
 	p.changes, p.verOnly, p.backfills = p.changes[:0], p.verOnly[:0], p.backfills[:0]
 	clear(p.seenNew)
+	e.chunkCommitted()
 	return nil
 }
 

@@ -8,16 +8,67 @@ import (
 	"time"
 )
 
-// duringTick is how often DeliverDuring looks for events a running poll committed.
+// duringTick is how often DeliverDuring looks for due events without being woken
+// (retries coming due, a poll's last commit).
 const duringTick = 200 * time.Millisecond
 
-// DeliverDuring runs poll and, beside it, delivers to every target what becomes due —
-// a first poll of a big MIS commits its events chunk by chunk, so they leave the
+// delivering is DeliverDuring's link to the poll: each chunk a read commits wakes the
+// delivery, and the read waits while the targets still hold more than the chunk
+// before it, so the outbox never holds much more than two chunks.
+type delivering struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	gen     int            // chunks committed
+	drained map[string]int // per target: every chunk up to this one is delivered
+	wake    map[string]chan struct{}
+	stopped bool
+}
+
+// chunkCommitted is called by the differ after each chunk's commit.
+func (e *Engine) chunkCommitted() {
+	d := e.during
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.gen++
+	for _, ch := range d.wake {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	for !d.stopped && d.lagging(d.gen-1) {
+		d.cond.Wait()
+	}
+}
+
+// lagging reports whether some target has not delivered chunk gen yet; d.mu held.
+func (d *delivering) lagging(gen int) bool {
+	for _, g := range d.drained {
+		if g < gen {
+			return true
+		}
+	}
+	return false
+}
+
+// DeliverDuring runs poll and, beside it, delivers to every target what becomes due:
+// a first poll of a big MIS commits its events chunk by chunk, and they leave the
 // outbox while the read goes on instead of piling up (the state directory stays near
-// its final size, and the second core has work). A batch in flight when poll returns
-// is finished and recorded; what is still queued then is left to DeliverAll. It
-// returns what was delivered.
+// its final size, and the second core has work). A target that fails leaves the rest
+// to DeliverAll and its backoff. A batch in flight when poll returns is finished and
+// recorded; what is still queued then is left to DeliverAll. It returns what was
+// delivered. Only one DeliverDuring runs at a time (polls never overlap).
 func (e *Engine) DeliverDuring(ctx context.Context, poll func()) (map[string]DeliverResult, error) {
+	d := &delivering{drained: map[string]int{}, wake: map[string]chan struct{}{}}
+	d.cond = sync.NewCond(&d.mu)
+	for _, t := range e.o.Targets {
+		d.drained[t.Name] = 0
+		d.wake[t.Name] = make(chan struct{}, 1)
+	}
+	e.during = d
 	done := make(chan struct{})
 	var mu sync.Mutex
 	out := map[string]DeliverResult{}
@@ -27,6 +78,7 @@ func (e *Engine) DeliverDuring(ctx context.Context, poll func()) (map[string]Del
 		wg.Add(1)
 		go func(t *Target) {
 			defer wg.Done()
+			defer d.give(t.Name, 1<<62) // a target that stops never holds the poll back
 			tick := time.NewTicker(duringTick)
 			defer tick.Stop()
 			for {
@@ -35,29 +87,45 @@ func (e *Engine) DeliverDuring(ctx context.Context, poll func()) (map[string]Del
 					return
 				case <-ctx.Done():
 					return
+				case <-d.wake[t.Name]:
 				case <-tick.C:
 				}
+				d.mu.Lock()
+				gen := d.gen
+				d.mu.Unlock()
 				r, err := e.DeliverDue(ctx, t)
 				mu.Lock()
-				sum := out[t.Name]
-				sum.Delivered += r.Delivered
-				sum.Retrying += r.Retrying
-				sum.DeadLettered += r.DeadLettered
-				out[t.Name] = sum
+				out = AddDelivered(out, map[string]DeliverResult{t.Name: r})
 				if err != nil && ctx.Err() == nil {
 					errs = append(errs, fmt.Errorf("%s: %w", t.Name, err))
 				}
 				mu.Unlock()
 				if err != nil || r.Retrying > 0 {
-					return // a failing connector waits for DeliverAll and its backoff
+					return
 				}
+				d.give(t.Name, gen)
 			}
 		}(t)
 	}
 	poll()
+	d.mu.Lock()
+	d.stopped = true
+	d.cond.Broadcast()
+	d.mu.Unlock()
+	e.during = nil
 	close(done)
 	wg.Wait()
 	return out, errors.Join(errs...)
+}
+
+// give records that target name delivered every chunk up to gen.
+func (d *delivering) give(name string, gen int) {
+	d.mu.Lock()
+	if gen > d.drained[name] {
+		d.drained[name] = gen
+	}
+	d.cond.Broadcast()
+	d.mu.Unlock()
 }
 
 // AddDelivered adds b's counts to a's, per connector.

@@ -114,8 +114,9 @@ type Engine struct {
 	log     *slog.Logger
 	pollMu  sync.Mutex // polls never overlap
 	wake    map[string]chan struct{}
-	chunk   int      // records per snapshot+outbox transaction while a read goes on
-	lastErr sync.Map // connector → last delivery error text
+	chunk   int         // records per snapshot+outbox transaction while a read goes on
+	lastErr sync.Map    // connector → last delivery error text
+	during  *delivering // set while DeliverDuring runs a poll
 }
 
 // New builds an engine.

@@ -130,8 +130,19 @@ func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err erro
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("state store: commit %s: %w", c.Entity, err)
 	}
+	if len(c.Puts)+len(c.Events) >= checkpointAfter {
+		// Between the chunks of a big read: the write-ahead log goes back into the
+		// file and is cut, so it never grows past one chunk.
+		if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			return fmt.Errorf("state store: checkpoint after %s commit: %w", c.Entity, err)
+		}
+	}
 	return nil
 }
+
+// checkpointAfter is the size of a change (snapshot entries and events) after which
+// Commit checkpoints the write-ahead log.
+const checkpointAfter = 2000
 
 // eventsPerInsert is how many events one INSERT statement carries (8 parameters each,
 // well under SQLite's limit of 32766).
