@@ -5,6 +5,11 @@
 -- (mapping/profiles/README.md); profile.ini converts OLE dates, day fractions and codes.
 -- :from_ole / :to_ole are the poll window as OLE day numbers.
 
+-- {{date}} is the alias of the "date" column: a reserved word in Firebird, whose
+-- firebird.sql defines its own fragment (quoted).
+-- fragment: date
+date
+
 -- name: branch.rows
 SELECT FILIAL_ID AS id, NAME AS name, ADDRESS AS address, PHONE AS phone,
        TZ AS timezone, MO_OID AS mo_oid
@@ -51,7 +56,7 @@ WHERE PCODE IN (:keys)
 
 -- name: shift.rows
 SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
-       t.WDATE AS date, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
+       t.WDATE AS {{date}}, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
        t.BREAK_BEG AS break_start, t.BREAK_END AS break_end, t.ROOM AS room,
        d.SLOT_MIN AS slot_minutes,
        CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version
@@ -71,7 +76,7 @@ WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
 
 -- name: shift.by_keys
 SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
-       t.WDATE AS date, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
+       t.WDATE AS {{date}}, t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
        t.BREAK_BEG AS break_start, t.BREAK_END AS break_end, t.ROOM AS room,
        d.SLOT_MIN AS slot_minutes,
        CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version
@@ -87,7 +92,7 @@ WHERE WDATE >= :from_ole AND WDATE < :to_ole
 
 -- name: slot.busy
 -- Appointments that occupy a doctor's time: every one not cancelled.
-SELECT DOCT_ID AS doctor_id, WDATE AS date, BHOUR AS start_time, EHOUR AS end_time
+SELECT DOCT_ID AS doctor_id, WDATE AS {{date}}, BHOUR AS start_time, EHOUR AS end_time
 FROM SCHEDULE
 WHERE WDATE >= :from_ole AND WDATE < :to_ole AND DELETED = 0
 ORDER BY DOCT_ID, WDATE

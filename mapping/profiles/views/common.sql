@@ -3,6 +3,11 @@
 -- SQL gets a <dialect>.sql with a statement of the same name, which takes precedence.
 -- :from_date and :to_date are the poll window as 'YYYY-MM-DD' (to exclusive).
 
+-- {{date}} is the view's "date" column: a reserved word in Firebird, whose
+-- firebird.sql defines its own fragment (quoted).
+-- fragment: date
+date
+
 -- name: branch.rows
 SELECT id, name, address, phone, timezone, mo_oid
 FROM MEDSYNC_BRANCH
@@ -35,33 +40,33 @@ FROM MEDSYNC_PATIENT
 WHERE id IN (:keys)
 
 -- name: shift.rows
-SELECT id, doctor_id, branch_id, date, start_time, end_time, break_start, break_end, room, slot_minutes
+SELECT id, doctor_id, branch_id, {{date}}, start_time, end_time, break_start, break_end, room, slot_minutes
 FROM MEDSYNC_SHIFT
-WHERE date >= :from_date AND date < :to_date
+WHERE {{date}} >= :from_date AND {{date}} < :to_date
 
 -- name: shift.by_keys
-SELECT id, doctor_id, branch_id, date, start_time, end_time, break_start, break_end, room, slot_minutes
+SELECT id, doctor_id, branch_id, {{date}}, start_time, end_time, break_start, break_end, room, slot_minutes
 FROM MEDSYNC_SHIFT
 WHERE id IN (:keys)
 
 -- name: appointment.rows
-SELECT id, patient_id, doctor_id, branch_id, date, start_time, end_time, status, cancel_reason, source,
+SELECT id, patient_id, doctor_id, branch_id, {{date}}, start_time, end_time, status, cancel_reason, source,
        service_ids, room, comment, external_id
 FROM MEDSYNC_APPOINTMENT
-WHERE date >= :from_date AND date < :to_date
+WHERE {{date}} >= :from_date AND {{date}} < :to_date
 
 -- name: appointment.versions
 SELECT id, version
 FROM MEDSYNC_APPOINTMENT
-WHERE date >= :from_date AND date < :to_date
+WHERE {{date}} >= :from_date AND {{date}} < :to_date
 
 -- name: appointment.by_keys
-SELECT id, patient_id, doctor_id, branch_id, date, start_time, end_time, status, cancel_reason, source,
+SELECT id, patient_id, doctor_id, branch_id, {{date}}, start_time, end_time, status, cancel_reason, source,
        service_ids, room, comment, external_id
 FROM MEDSYNC_APPOINTMENT
 WHERE id IN (:keys)
 
 -- name: slot.busy
-SELECT doctor_id, date, start_time, end_time
+SELECT doctor_id, {{date}}, start_time, end_time
 FROM MEDSYNC_APPOINTMENT
-WHERE date >= :from_date AND date < :to_date AND status <> 'cancelled'
+WHERE {{date}} >= :from_date AND {{date}} < :to_date AND status <> 'cancelled'
