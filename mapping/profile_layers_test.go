@@ -19,13 +19,21 @@ import (
 func TestExtendsViews(t *testing.T) {
 	dir := writeProfile(t, map[string]string{
 		"profile.ini": "name = myviews\nextends = views\n[appointment]\nmap.status = 7:booked\nmap.status.* = booked\n",
-		"common.sql":  "-- name: shift.rows\nSELECT * FROM MY_SHIFTS(:from_date, :to_date)\n",
+		"common.sql": "-- name: shift.rows\nSELECT * FROM MY_SHIFTS(:from_date, :to_date)\n" +
+			"-- name: slot.blocked\nSELECT doctor_id, {{date}}, start_time, end_time FROM MEDSYNC_BLOCKED WHERE {{date}} >= :from_date\n",
 	})
 	p, err := mapping.LoadProfile(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	views, _ := mapping.LoadProfile("views")
+	// The base's {{date}} fragment, per dialect, serves the extending profile's statements.
+	if q, _ := p.Statement(mapping.DialectFirebird, "slot.blocked"); !strings.Contains(q, `"date" >= :from_date`) {
+		t.Errorf("firebird slot.blocked = %q", q)
+	}
+	if q, _ := p.Statement(mapping.DialectPostgres, "slot.blocked"); !strings.Contains(q, "doctor_id, date, start_time") {
+		t.Errorf("postgres slot.blocked = %q", q)
+	}
 	for _, d := range mapping.Dialects {
 		if q, _ := p.Statement(d, "shift.rows"); !strings.Contains(q, "MY_SHIFTS") {
 			t.Errorf("%s: shift.rows = %q, want the override", d, q)
