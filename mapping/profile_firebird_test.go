@@ -152,3 +152,74 @@ func TestServerClock(t *testing.T) {
 		t.Error("SQLite has no server clock")
 	}
 }
+
+// TestFirebirdNoneCharsetWIN1251Text: old Firebird databases are often created with
+// CHARACTER SET NONE and hold Windows-1251 text. Read with charset=WIN1251 in the DSN the
+// driver decodes it; read through a UTF8 connection the bytes arrive as they are, and
+// [mis] charset = cp1251 decodes them. Either way the names come out right.
+func TestFirebirdNoneCharsetWIN1251Text(t *testing.T) {
+	ctx := context.Background()
+	dsn := demo.TestFirebird(t, "NONE")
+	win := strings.Replace(dsn, "charset=NONE", "charset=WIN1251", 1)
+	seed, err := sql.Open("firebirdsql", win)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seed.Close()
+	if err := demo.CreateSchema(ctx, seed, demo.Firebird); err != nil {
+		t.Fatal(err)
+	}
+	sz := demo.Sizes{Branches: 1, Doctors: 2, Patients: 30, Appointments: 10, Days: 5, Today: testSizes().Today, Seed: 3}
+	if _, err := demo.Seed(ctx, seed, demo.Firebird, sz); err != nil {
+		t.Fatal(err)
+	}
+	const name = "Ёлкина"
+	if _, err := seed.ExecContext(ctx, "UPDATE CLIENTS SET LASTNAME = ? WHERE PCODE = 1", name); err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	utf, err := sql.Open("firebirdsql", strings.Replace(dsn, "charset=NONE", "charset=UTF8", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer utf.Close()
+	if err := utf.QueryRowContext(ctx, "SELECT LASTNAME FROM CLIENTS WHERE PCODE = 1").Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) != len([]rune(name)) {
+		t.Fatalf("stored %q (% x): want one byte per letter (Windows-1251 in a NONE column)", raw, raw)
+	}
+	read := func(connCharset, misCharset string) string {
+		t.Helper()
+		db, dialect, err := mapping.OpenDB(ctx, "firebird", strings.Replace(dsn, "charset=NONE", "charset="+connCharset, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		src := mapping.NewSource(db, dialect, mustProfile(t, "demo"), mapping.SourceOptions{Zone: moscow, Charset: misCharset})
+		var last string
+		err = src.ReadKeys(ctx, mapping.EntityPatient, []string{"1"}, func(it mapping.Item) error {
+			last = it.Record.(*mapping.Patient).LastName
+			return nil
+		}, func(s mapping.Skip) { t.Errorf("%s/%s: skipped: %s", connCharset, misCharset, s) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return last
+	}
+	if got := read("WIN1251", "utf-8"); got != name {
+		t.Errorf("charset=WIN1251 in the DSN: %q, want %q", got, name)
+	}
+	if got := read("UTF8", "cp1251"); got != name {
+		t.Errorf("UTF8 connection, [mis] charset = cp1251: %q, want %q", got, name)
+	}
+}
+
+func mustProfile(t *testing.T, name string) *mapping.Profile {
+	t.Helper()
+	p, err := mapping.LoadProfile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
