@@ -57,6 +57,7 @@ type strictPeer struct {
 	now   func() time.Time
 	mu    sync.Mutex
 	busy  bool // answer 429 (a rate limit phase)
+	wait  int  // seconds of Retry-After; 0: 30
 	until time.Time
 	calls int
 	early int // requests during the pause the peer asked for
@@ -72,8 +73,12 @@ func (p *strictPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.t.Errorf("request at %s, during the pause the peer asked for (until %s)", now.Format(time.TimeOnly), p.until.Format(time.TimeOnly))
 	}
 	if p.busy {
-		p.until = p.now().Add(30 * time.Second)
-		w.Header().Set("Retry-After", "30")
+		wait := p.wait
+		if wait == 0 {
+			wait = 30
+		}
+		p.until = p.now().Add(time.Duration(wait) * time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		w.WriteHeader(http.StatusTooManyRequests)
 		return
 	}
@@ -205,5 +210,42 @@ func TestDeliveryErrorsAreRedactedWhereStored(t *testing.T) {
 	}
 	if !strings.Contains(dl[0].Reason, "ondoc patient 900200 rejected") {
 		t.Errorf("dead letter lost the connector's reason: %s", dl[0].Reason)
+	}
+}
+
+// TestDispatchLoopWaitsOutThePause: the running delivery loop (real clock) sends
+// nothing while the peer's Retry-After lasts, polls waking it included, and then
+// delivers everything.
+func TestDispatchLoopWaitsOutThePause(t *testing.T) {
+	f := newFixture(t, mapping.EntityDoctor)
+	f.eng.o.Now = time.Now
+	peer := &strictPeer{t: t, now: time.Now, busy: true, wait: 1, got: map[string]bool{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer.ServeHTTP(w, r)
+		peer.mu.Lock()
+		peer.busy = false // one 429, then the peer is fine
+		peer.mu.Unlock()
+	}))
+	defer srv.Close()
+	f.eng.o.Targets[0].Conn = &httpConn{url: srv.URL}
+	for i := 1; i <= 10; i++ {
+		f.mem.put(doctor(fmt.Sprint(i), "Врач"), "")
+	}
+	f.poll()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.eng.Dispatch(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		f.eng.notifyAll() // as polls would
+		if _, _, got := peer.counts(); got == 10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	calls, early, got := peer.counts()
+	if got != 10 || early != 0 || calls != 11 {
+		t.Fatalf("peer got %d records in %d requests, %d during the pause", got, calls, early)
 	}
 }

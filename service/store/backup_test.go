@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -218,5 +220,37 @@ func TestExplainOnlyKnownFaults(t *testing.T) {
 	full := Explain(fmt.Errorf("commit: %w", &fs.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}))
 	if FaultOf(full) != FaultDiskFull || !strings.Contains(full.Error(), "disk full") {
 		t.Fatalf("Explain(ENOSPC) = %v", full)
+	}
+}
+
+// TestScheduledBackup: BackupIfDue makes a backup when there is none or the newest is
+// older than Every, and none otherwise; Off makes none.
+func TestScheduledBackup(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	s := openWith(t, dir, BackupOptions{Every: time.Hour})
+	defer s.Close()
+	s.BackupIfDue(context.Background(), log)
+	s.BackupIfDue(context.Background(), log)
+	list, _ := Backups(dir, BackupOptions{})
+	if len(list) != 1 || list[0].Reason != "scheduled" {
+		t.Fatalf("after two checks within the hour: %+v", list)
+	}
+	// The newest backup is two hours old: the next check makes one.
+	old := filepath.Join(filepath.Dir(list[0].Path), backupPrefix(s.path)+time.Now().UTC().Add(-2*time.Hour).Format(backupStamp)+"-scheduled.db")
+	if err := os.Rename(list[0].Path, old); err != nil {
+		t.Fatal(err)
+	}
+	s.BackupIfDue(context.Background(), log)
+	if list, _ = Backups(dir, BackupOptions{}); len(list) != 2 {
+		t.Fatalf("an old backup did not trigger a new one: %+v", list)
+	}
+
+	dir2 := t.TempDir()
+	off := openWith(t, dir2, BackupOptions{Off: true})
+	defer off.Close()
+	off.BackupIfDue(context.Background(), log)
+	if list, _ := Backups(dir2, BackupOptions{}); len(list) != 0 {
+		t.Fatalf("backup_every = 0 made %+v", list)
 	}
 }
