@@ -134,3 +134,48 @@ type MISTx interface {
 	Exec(ctx context.Context, name string, params map[string]any) (sql.Result, error)
 	Query(ctx context.Context, name string, params map[string]any) (*sql.Rows, error)
 }
+
+// Server is implemented by connectors that serve requests continuously (a SOAP service
+// a portal calls live) instead of waiting for a poll. The engine calls Serve once, in a
+// goroutine of its own, when the daemon starts (`medsync run` and the OS service, not
+// `medsync once`), with the host's services; Serve listens until ctx is done, then
+// stops listening, lets requests in flight finish briefly and returns. An error return
+// means the listener could not be opened or failed; the engine logs it, shows it on the
+// status page and calls Serve again after a pause.
+type Server interface {
+	Serve(ctx context.Context, host Host) error
+	// Listening describes the connector's listeners for `medsync check` and the status
+	// page: before Serve the configured address, while serving the bound one.
+	Listening() []Listener
+}
+
+// Listener is one address a Server connector serves, with its health.
+type Listener struct {
+	Name    string `json:"name"` // what is served, e.g. "SOAP service"
+	Addr    string `json:"addr"` // host:port (configured, or bound while serving)
+	URL     string `json:"url"`  // where callers send requests
+	TLS     bool   `json:"tls"`
+	Auth    string `json:"auth"`    // how callers are accepted, e.g. "client certificate", "allow-list + basic auth"
+	Serving bool   `json:"serving"` // the listener is open now
+	Healthy bool   `json:"healthy"` // serving and able to answer (its data is loaded)
+	Detail  string `json:"detail"`  // one line for the status page, e.g. "3 branches, 40 doctors"
+	// Problems lists what an operator should fix (records left out, unmapped codes).
+	Problems []string `json:"problems,omitempty"`
+	// Requests counts requests by operation since start; Errors those answered with an error.
+	Requests map[string]int64 `json:"requests"`
+	Errors   map[string]int64 `json:"errors"`
+}
+
+// MISReader is implemented by a Host that can run the profile's named read
+// statements (read.<name>) outside the sync, such as a patient lookup by policy
+// number. fn gets each row's columns by lower-case name, every value as text.
+type MISReader interface {
+	QueryMIS(ctx context.Context, name string, params map[string]any, fn func(row map[string]string) error) error
+}
+
+// StateChecker is implemented by connectors whose checks need the synced state (a
+// Server that leaves records out for want of codes). `medsync check` calls it with a
+// host whose Records read the state store and whose MIS is nil.
+type StateChecker interface {
+	CheckState(ctx context.Context, host Host) []Check
+}

@@ -21,6 +21,7 @@ import (
 
 	// Connectors register themselves in init().
 	_ "medsync/connectors/excel"
+	_ "medsync/connectors/fer"
 	_ "medsync/connectors/file"
 	_ "medsync/connectors/nats"
 	_ "medsync/connectors/ondoc"

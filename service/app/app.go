@@ -188,7 +188,8 @@ func (a *App) Once(ctx context.Context) (*OnceResult, error) {
 	return r, errors.Join(duringErr, err)
 }
 
-// Run polls on the configured schedule and delivers until ctx is done.
+// Run polls on the configured schedule and delivers, and runs the connectors that
+// serve requests, until ctx is done.
 func (a *App) Run(ctx context.Context) {
 	a.Log.Info("medsync started", "config", a.Cfg.File, "mis", a.Cfg.MIS.Driver, "profile", a.Profile.Name,
 		"connectors", len(a.Targets), "state", a.Store.Path())
@@ -197,8 +198,14 @@ func (a *App) Run(ctx context.Context) {
 		defer close(backups)
 		a.Store.RunBackups(ctx, a.Log)
 	}()
+	served := make(chan struct{})
+	go func() { // connectors that serve requests (connectors.Server) listen meanwhile
+		a.Engine.Serve(ctx)
+		close(served)
+	}()
 	a.Engine.Run(ctx, a.Cfg.Schedule())
 	<-backups
+	<-served
 	a.Log.Info("medsync stopped")
 }
 

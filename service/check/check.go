@@ -410,6 +410,7 @@ func (c *checker) connectors(ctx context.Context, cfg *config.Config) {
 		if len(checks) == 0 {
 			c.pass(name, cc.Type+": configured")
 		}
+		c.serving(ctx, cfg, name, conn)
 		conn.Close()
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kardianos/service"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"medsync/service/app"
 	"medsync/service/config"
@@ -285,10 +286,18 @@ func (p *Program) run(ctx context.Context, ln net.Listener, col *status.Collecto
 	if a.LinkCodes != nil {
 		col.AttachLinkCodes(a.LinkCodes.CodeStates)
 	}
+	for _, t := range a.Targets {
+		if m, ok := t.Conn.(prometheus.Collector); ok { // a serving connector's request metrics
+			if err := col.Registry().Register(m); err != nil {
+				p.log.Warn("connector metrics not on /metrics", "connector", t.Name, "error", err)
+			}
+		}
+	}
 	p.mu.Lock()
 	p.app = a
 	p.mu.Unlock()
-	src := status.Source{Cfg: p.Cfg, Store: a.Store, LastError: a.Engine.LastError, Daemon: true, UnmappedCodes: a.Source.UnmappedCodes}
+	src := status.Source{Cfg: p.Cfg, Store: a.Store, LastError: a.Engine.LastError, Daemon: true, UnmappedCodes: a.Source.UnmappedCodes,
+		Listeners: a.Engine.Listeners}
 	if a.LinkCodes != nil && p.Cfg.Registrar.Enabled {
 		src.Mounts = map[string]http.Handler{linkcodes.Prefix: a.LinkCodes.Handler()}
 		if p.Cfg.Registrar.TLS() {

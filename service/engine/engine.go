@@ -117,6 +117,7 @@ type Engine struct {
 	chunk   int         // records per snapshot+outbox transaction while a read goes on
 	lastErr sync.Map    // connector → last delivery error text
 	during  *delivering // set while DeliverDuring runs a poll
+	serving sync.Map    // connector → *serveState (serve.go)
 }
 
 // New builds an engine.

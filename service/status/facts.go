@@ -40,6 +40,9 @@ type Facts struct {
 	// Unmapped are the MIS codes the profile's code tables do not list, seen by the
 	// running daemon (a status a clinic added itself, say).
 	Unmapped []mapping.UnmappedCode `json:"unmapped_codes,omitempty"`
+	// Listeners are the addresses serving connectors answer on, with their health
+	// (only from the running daemon).
+	Listeners []engine.Listening `json:"listeners,omitempty"`
 }
 
 // Poll is one poll in brief.
@@ -90,6 +93,9 @@ type Source struct {
 	// Mounts are more handlers served under a path prefix (e.g. the registrar page
 	// at /registrar/); the status server knows nothing else of them.
 	Mounts map[string]http.Handler
+	// Listeners describes the listeners of serving connectors (the running engine's
+	// Listeners); nil outside the daemon.
+	Listeners func() []engine.Listening
 	// CertFile and KeyFile, when both set, make the server speak HTTPS.
 	CertFile, KeyFile string
 	// Progress returns the running poll (the status server's collector); nil: unknown.
@@ -223,6 +229,10 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 			c.PausedUntil = p.Until.In(cfg.Location)
 		}
 		f.Connectors = append(f.Connectors, c)
+	}
+
+	if src.Listeners != nil {
+		f.Listeners = src.Listeners()
 	}
 
 	held, err := src.Store.HeldDeletions(ctx)

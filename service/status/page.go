@@ -217,6 +217,15 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 <p class="muted">Недоставленные события: <code>medsync dlq list</code>, отправить повторно: <code>medsync dlq replay</code>.</p>
 {{else}}<p>Ни один коннектор не включён: МИС читается, но данные никуда не передаются.</p>{{end}}
 
+{{if .Listeners}}<h2>Сервисы, которые вызывают medsync</h2>
+<table id="listeners">
+<tr><th>Коннектор</th><th>Сервис</th><th>Адрес</th><th>Защита</th><th>Состояние</th><th>Запросы (ошибки)</th></tr>
+{{range .Listeners}}{{$l := .}}<tr><td>{{.Connector}}</td><td>{{.Name}}</td><td>{{.URL}}</td><td>{{if .TLS}}HTTPS{{else}}HTTP без шифрования{{end}}, {{.Auth}}</td>
+<td>{{if .Healthy}}работает{{else}}<span class="err">{{if .Error}}не работает: {{.Error}}{{else if .Serving}}данные не загружены{{else}}не слушает{{end}}</span>{{end}}<br><span class="muted">{{.Detail}}</span></td>
+<td>{{range $op, $n := .Requests}}{{$op}}: {{$n}}{{with index $l.Errors $op}} (ошибок: {{.}}){{end}}<br>{{end}}</td></tr>
+{{if .Problems}}<tr><td></td><td colspan="5" class="warn">{{range .Problems}}{{.}}<br>{{end}}</td></tr>{{end}}
+{{end}}</table>{{end}}
+
 <h2>Последние 24 часа{{if .Chart.Short}} (данные есть за {{.Chart.Short}}){{end}}</h2>
 {{with .Chart}}{{if .Empty}}<p>За последние сутки опросов не было.</p>{{else}}
 <svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="Длительность опроса и очередь за 24 часа">

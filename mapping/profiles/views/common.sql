@@ -70,3 +70,16 @@ WHERE id IN (:keys)
 SELECT doctor_id, {{date}}, start_time, end_time
 FROM MEDSYNC_APPOINTMENT
 WHERE {{date}} >= :from_date AND {{date}} < :to_date AND status <> 'cancelled'
+
+-- name: read.patient_lookup
+-- ЕПГУ/ФЭР GetPatientInfo (connectors/fer): live cards matching the ОМС policy, the
+-- СНИЛС or name and birth date; match_rank 1 policy, 2 СНИЛС, 3 name and birth date.
+SELECT id,
+       CASE WHEN :oms <> '' AND REPLACE(oms, ' ', '') = :oms THEN 1
+            WHEN :snils <> '' AND REPLACE(REPLACE(snils, '-', ''), ' ', '') = :snils THEN 2
+            ELSE 3 END AS match_rank
+FROM MEDSYNC_PATIENT
+WHERE deleted = 0
+  AND ((:oms <> '' AND REPLACE(oms, ' ', '') = :oms)
+    OR (:snils <> '' AND REPLACE(REPLACE(snils, '-', ''), ' ', '') = :snils)
+    OR (last_name = :last_name AND first_name = :first_name AND birth_date = :birth_date))

@@ -1,0 +1,193 @@
+package fer
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "medsync/connectors/file"
+	"medsync/mapping"
+	"medsync/mapping/demo"
+)
+
+// identify runs GetPatientInfo for p in a new session and returns the session.
+func identify(t *testing.T, srv *server, p patient) string {
+	t.Helper()
+	session := newSession()
+	_, got := srv.call(t, OpGetPatientInfo, patientInfoReq(session, p, true))
+	if id := between(got, "<Patient_Id>", "</Patient_Id>"); id != p.id {
+		t.Fatalf("GetPatientInfo for %s: %s", p.id, got)
+	}
+	return session
+}
+
+// TestConcurrentCreateOneSlot: fifty patients ask for the same slot at once; exactly one
+// booking is written, the others are told the slot is taken — on each database.
+func TestConcurrentCreateOneSlot(t *testing.T) {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+		t.Run(dialect, func(t *testing.T) {
+			s := startStack(t, dialect, "")
+			srv := s.server()
+			doc := s.pickDoctor(t, "Europe/Moscow", 1)
+			slot := doc.slots[0]
+			pats := s.patients(t, 50)
+			if len(pats) < 50 {
+				t.Fatalf("only %d patients", len(pats))
+			}
+			sessions := make([]string, len(pats))
+			for i, p := range pats {
+				sessions[i] = identify(t, srv, p)
+			}
+			answers := make([]string, len(pats))
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range pats {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					<-start
+					_, answers[i] = srv.call(t, OpCreateAppointment, createReqXML(sessions[i], slot.ID))
+				}(i)
+			}
+			close(start)
+			wg.Wait()
+			recorded, busy := 0, 0
+			var bodies []string
+			for _, a := range answers {
+				bodies = append(bodies, bodyOf(t, a))
+				switch between(a, "<Status_Code>", "</Status_Code>") {
+				case statusRecorded:
+					recorded++
+				case codeSlotTaken:
+					busy++
+				default:
+					t.Errorf("unexpected answer: %s", a)
+				}
+			}
+			if recorded != 1 || busy != len(pats)-1 {
+				t.Errorf("%d recorded, %d told the slot is taken; want 1 and %d", recorded, busy, len(pats)-1)
+			}
+			var n int
+			if err := s.app.DB.QueryRow(`SELECT COUNT(*) FROM SCHEDULE WHERE EXT_ID LIKE 'fer-%' AND DELETED = 0`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("the MIS holds %d ФЭР bookings (%v), want 1", n, err)
+			}
+			validate(t, bodies...)
+		})
+	}
+}
+
+// TestBookingReachesOtherChannels: a booking through ФЭР is committed and sent to the
+// other connectors (here the file connector) as a busy slot and a visit within
+// seconds, with no poll in between; a retried CreateAppointment returns the same
+// booking; the cancellation frees the slot for everyone the same way.
+func TestBookingReachesOtherChannels(t *testing.T) {
+	s := startStack(t, demo.SQLite, "\n[connector.file]\npath = out/events.jsonl\nfsync = false\n")
+	srv := s.server()
+	polls := func() int {
+		p, err := s.app.Store.Polls(context.Background(), time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p)
+	}
+	for i := 0; i < 500 && polls() < 2; i++ { // Once, and Run's first poll
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := polls()
+	doc := s.pickDoctor(t, "Asia/Yekaterinburg", 1)
+	slot := doc.slots[0]
+	session := identify(t, srv, s.patients(t, 1)[0])
+	mark := len(lines(filepath.Join(filepath.Dir(s.cfg.File), "out", "events.jsonl")))
+	_, first := srv.call(t, OpCreateAppointment, createReqXML(session, slot.ID))
+	_, again := srv.call(t, OpCreateAppointment, createReqXML(session, slot.ID))
+	book := between(first, "<Book_Id_Mis>", "</Book_Id_Mis>")
+	if book == "" || !strings.Contains(first, "<Status_Code>RECORDED</Status_Code>") || between(again, "<Book_Id_Mis>", "</Book_Id_Mis>") != book {
+		t.Fatalf("booking and its retry:\n%s\n%s", first, again)
+	}
+	if want := slot.Start.In(doc.zone).Format("2006-01-02T15:04:05") + "+05:00"; !strings.Contains(first, "<Visit_Time>"+want+"</Visit_Time>") {
+		t.Errorf("Visit_Time is not the slot's time in Yekaterinburg (%s):\n%s", want, first)
+	}
+	out := filepath.Join(filepath.Dir(s.cfg.File), "out", "events.jsonl")
+	waitFor(t, out, mark, func(l fileLine) bool {
+		return l.Entity == mapping.EntitySlot && l.Key == slot.ID && !l.Data.Free
+	}, "the slot as busy")
+	waitFor(t, out, mark, func(l fileLine) bool {
+		return l.Entity == mapping.EntityAppointment && l.Key == book && l.Data.Status == mapping.StatusBooked
+	}, "the visit")
+	_, sched := srv.call(t, OpGetScheduleInfo, scheduleReq(doc.snils, doc.oid, slot.Start.In(doc.zone).Format("2006-01-02"), slot.Start.In(doc.zone).Format("2006-01-02")))
+	if strings.Contains(sched, slot.ID) {
+		t.Errorf("the booked slot is still offered:\n%s", sched)
+	}
+	cancelReq := `<er:CancelAppointmentRequest><er:Book_Id_Mis>` + book + `</er:Book_Id_Mis><er:Canceled_Reason>CANCELED_BY_PATIENT</er:Canceled_Reason></er:CancelAppointmentRequest>`
+	mark = len(lines(out))
+	_, c1 := srv.call(t, OpCancelAppointment, cancelReq)
+	if !strings.Contains(c1, "<Status_Code>CANCELED</Status_Code>") {
+		t.Fatalf("cancel: %s", c1)
+	}
+	waitFor(t, out, mark, func(l fileLine) bool {
+		return l.Entity == mapping.EntitySlot && l.Key == slot.ID && l.Data.Free
+	}, "the slot free again")
+	_, c2 := srv.call(t, OpCancelAppointment, cancelReq)
+	if !strings.Contains(c2, "<Status_Code>CANCELED</Status_Code>") {
+		t.Errorf("cancel again: %s", c2)
+	}
+	var reason string
+	if err := s.app.DB.QueryRow(`SELECT r.TEXT FROM SCHEDULE s JOIN DELREASONS r ON r.REASON_ID = s.DEL_REASON_ID WHERE s.SCHEDID = ?`, book).Scan(&reason); err != nil || reason == "" {
+		t.Errorf("cancel reason in the MIS: %q %v", reason, err)
+	}
+	if n := polls(); n != before {
+		t.Errorf("%d polls ran meanwhile: the change must not wait for one", n-before)
+	}
+	validate(t, bodyOf(t, first), bodyOf(t, again), bodyOf(t, c1), bodyOf(t, c2))
+}
+
+type fileLine struct {
+	Entity string `json:"entity"`
+	Key    string `json:"key"`
+	Data   struct {
+		Free   bool   `json:"free"`
+		Status string `json:"status"`
+	} `json:"data"`
+}
+
+// lines reads the file connector's output.
+func lines(path string) []fileLine {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []fileLine
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var l fileLine
+		_ = json.Unmarshal(sc.Bytes(), &l)
+		out = append(out, l)
+	}
+	return out
+}
+
+// waitFor waits up to 15 s for a line after the first skip lines of the file
+// connector's output matching ok.
+func waitFor(t *testing.T, path string, skip int, ok func(fileLine) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if ls := lines(path); len(ls) > skip {
+			for _, l := range ls[skip:] {
+				if ok(l) {
+					return
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the file connector never got %s", what)
+}

@@ -1,0 +1,152 @@
+package fer
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"medsync/connectors"
+	"medsync/mapping"
+)
+
+func scheduleReq(snils, oid, from, to string) string {
+	return `<er:GetScheduleInfoRequest>` + session + `<er:Specialist_SNILS>` + snils + `</er:Specialist_SNILS><er:MO_OID>` + oid +
+		`</er:MO_OID><er:Start_Date_Range>` + from + `</er:Start_Date_Range><er:End_Date_Range>` + to +
+		`</er:End_Date_Range><er:Start_Time_Range>00:00:00</er:Start_Time_Range><er:End_Time_Range>23:59:59</er:End_Time_Range></er:GetScheduleInfoRequest>`
+}
+
+func event(op string, r mapping.Record) connectors.Event {
+	data, _ := json.Marshal(r)
+	if op == connectors.OpDelete {
+		data = nil
+	}
+	return connectors.Event{Entity: r.EntityName(), Op: op, Key: r.RecordKey(), Data: data}
+}
+
+// TestDeliveredChangesReachTheSchedule: a slot the engine reports busy, a new shift's
+// slots and a doctor's new СНИЛС are answered at once, from memory.
+func TestDeliveredChangesReachTheSchedule(t *testing.T) {
+	h := newTestHost(t)
+	h.put(clinic()...)
+	s := startServer(t, h, nil)
+	doc := snils("112233445")
+	_, before := s.call(t, OpGetScheduleInfo, scheduleReq(doc, oidMoscow, "2026-12-02", "2026-12-02"))
+	first := mapping.SlotID("10", time.Date(2026, 12, 2, 9, 0, 0, 0, moscow))
+	if !strings.Contains(before, first) {
+		t.Fatalf("slot %s not offered:\n%s", first, before)
+	}
+	busy := &mapping.Slot{ID: first, DoctorID: "10", BranchID: "1", ShiftID: "s2", Start: time.Date(2026, 12, 2, 9, 0, 0, 0, moscow), End: time.Date(2026, 12, 2, 9, 30, 0, 0, moscow)}
+	late := &mapping.Shift{ID: "s9", DoctorID: "10", BranchID: "1", Start: time.Date(2026, 12, 2, 15, 0, 0, 0, moscow), End: time.Date(2026, 12, 2, 16, 0, 0, 0, moscow), SlotMinutes: 30}
+	batch := []connectors.Event{event(connectors.OpUpsert, busy)}
+	for _, sl := range mapping.DeriveSlots(late, nil, time.Time{}) {
+		batch = append(batch, event(connectors.OpUpsert, sl))
+	}
+	for i, err := range s.c.Deliver(context.Background(), batch) {
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	_, after := s.call(t, OpGetScheduleInfo, scheduleReq(doc, oidMoscow, "2026-12-02", "2026-12-02"))
+	if strings.Contains(after, first) {
+		t.Errorf("busy slot still offered:\n%s", after)
+	}
+	if !strings.Contains(after, "2026-12-02T15:30:00+03:00") || strings.Index(after, "T10:30:00") > strings.Index(after, "T15:00:00") {
+		t.Errorf("new shift's slots missing or out of order:\n%s", after)
+	}
+	// Doctor 12 had no СНИЛС; once the MIS has one, the doctor is offered.
+	fixed := &mapping.Doctor{ID: "12", BranchID: "1", SpecialtyID: "1", LastName: "Сидоров", FirstName: "Иван", SNILS: snils("998877665"), OnlineBooking: true}
+	if errs := s.c.Deliver(context.Background(), []connectors.Event{event(connectors.OpUpsert, fixed)}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	_, got := s.call(t, OpGetMOResourceInfo, `<er:GetMOResourceInfoRequest>`+session+`<er:Service_Posts><er:Post><er:Post_Id>109</er:Post_Id></er:Post></er:Service_Posts><er:Start_Date_Range>2026-12-01</er:Start_Date_Range><er:End_Date_Range>2026-12-14</er:End_Date_Range></er:GetMOResourceInfoRequest>`)
+	if !strings.Contains(got, "Сидоров") {
+		t.Errorf("doctor with a new СНИЛС not offered:\n%s", got)
+	}
+	// A broken record fails alone, permanently.
+	errs := s.c.Deliver(context.Background(), []connectors.Event{{Entity: mapping.EntitySlot, Op: connectors.OpUpsert, Key: "x", Data: json.RawMessage(`{`)}})
+	if !connectors.IsPermanent(errs[0]) {
+		t.Errorf("broken slot: %v, want a permanent error", errs[0])
+	}
+	validate(t, bodyOf(t, before), bodyOf(t, after), bodyOf(t, got))
+}
+
+// TestProblemsReported: doctors without a valid СНИЛС, with an unmapped specialty and
+// branches without an OID are left out and listed for the operator.
+func TestProblemsReported(t *testing.T) {
+	h := newTestHost(t)
+	h.put(clinic()...)
+	s := startServer(t, h, nil)
+	l := s.c.Listening()[0]
+	all := strings.Join(l.Problems, "\n")
+	for _, want := range []string{"врач 12 (Сидоров Иван) не предлагается: нет действительного СНИЛС", "задайте specialty.3", "филиал 3 «Клиника на Тверской» не предлагается: нет OID ФРМО"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems lack %q:\n%s", want, all)
+		}
+	}
+	s2 := startServer(t, h, map[string]string{"specialty.3": "99"})
+	if p := strings.Join(s2.c.Listening()[0].Problems, "\n"); !strings.Contains(p, "врач 13 (Кузнецов Пётр) не предлагается: для специальности 3 не задан код должности ФРМР (задайте post.3)") {
+		t.Errorf("unmapped position not reported:\n%s", p)
+	}
+	if !l.Healthy || !l.Serving || !strings.Contains(l.Detail, "врачей: 2") {
+		t.Errorf("listener: %+v", l)
+	}
+	_, _ = s.call(t, OpGetMOInfoExtended, `<er:GetMOInfoExtendedRequest>`+session+`</er:GetMOInfoExtendedRequest>`)
+	_, _ = s.call(t, OpGetMOInfoExtended, `<er:GetMOInfoExtendedRequest></er:GetMOInfoExtendedRequest>`)
+	l = s.c.Listening()[0]
+	if l.Requests[OpGetMOInfoExtended] != 2 || l.Errors[OpGetMOInfoExtended] != 1 {
+		t.Errorf("counts: %v %v", l.Requests, l.Errors)
+	}
+}
+
+func TestCancelDeadline(t *testing.T) {
+	visit := time.Date(2026, 12, 3, 9, 0, 0, 0, ekb)
+	for _, c := range []struct {
+		cutoff string
+		want   time.Time
+	}{
+		{"18:00", time.Date(2026, 12, 2, 18, 0, 0, 0, ekb)},
+		{"2h", visit.Add(-2 * time.Hour)},
+		{"0", visit.Add(-time.Nanosecond)},
+	} {
+		set, err := parseSettings(testEnv(t), testValues(map[string]string{"cancel_cutoff": c.cutoff}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := set.cancelDeadline(visit); !got.Equal(c.want) {
+			t.Errorf("%s: %s, want %s", c.cutoff, got, c.want)
+		}
+	}
+	if _, err := parseSettings(testEnv(t), testValues(map[string]string{"cancel_cutoff": "25:00"})); err == nil {
+		t.Error("25:00 accepted")
+	}
+}
+
+// TestCancelRules: the cut-off, an unknown booking, one cancelled already and an
+// unknown reason are answered before the MIS is asked.
+func TestCancelRules(t *testing.T) {
+	h := newTestHost(t)
+	h.put(clinic()...)
+	h.put(&mapping.Appointment{ID: "a1", DoctorID: "10", BranchID: "1", Start: time.Date(2026, 12, 1, 15, 0, 0, 0, moscow), End: time.Date(2026, 12, 1, 15, 30, 0, 0, moscow), Status: mapping.StatusBooked},
+		&mapping.Appointment{ID: "a2", DoctorID: "10", BranchID: "1", Start: time.Date(2026, 12, 9, 9, 0, 0, 0, moscow), End: time.Date(2026, 12, 9, 9, 30, 0, 0, moscow), Status: mapping.StatusCancelled})
+	s := startServer(t, h, map[string]string{"cancel_cutoff": "18:00"})
+	cancel := func(id, reason string) string {
+		_, got := s.call(t, OpCancelAppointment, `<er:CancelAppointmentRequest><er:Book_Id_Mis>`+id+`</er:Book_Id_Mis><er:Canceled_Reason>`+reason+`</er:Canceled_Reason></er:CancelAppointmentRequest>`)
+		return got
+	}
+	var answers []string
+	for _, c := range []struct{ id, reason, want string }{
+		{"a1", "CANCELED_BY_PATIENT", "<Status_Code>CANCEL_CUTOFF</Status_Code>"}, // today 15:00: the cut-off was yesterday 18:00
+		{"a2", "CANCELED_BY_PATIENT", "<Status_Code>CANCELED</Status_Code><Comment>Запись уже отменена</Comment>"},
+		{"a9", "CANCELED_BY_PATIENT", "<Status_Code>APPOINTMENT_NOT_FOUND</Status_Code>"},
+		{"a1", "BORED", "<Status_Code>INVALID_REQUEST</Status_Code>"},
+	} {
+		got := cancel(c.id, c.reason)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s %s: %s", c.id, c.reason, got)
+		}
+		answers = append(answers, bodyOf(t, got))
+	}
+	validate(t, answers...)
+}
