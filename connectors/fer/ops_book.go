@@ -69,9 +69,15 @@ func (s *sessions) patient(session string, now time.Time) string {
 	return e.patient
 }
 
-func (s *sessions) remember(appt string, b bookedEntry) {
+// remember keeps a booking made here until its visit has passed.
+func (s *sessions) remember(appt string, b bookedEntry, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for k, v := range s.booked {
+		if v.start.Before(now) {
+			delete(s.booked, k)
+		}
+	}
 	s.booked[appt] = b
 }
 
@@ -230,7 +236,7 @@ func (c *Conn) createAppointment(ctx context.Context, r *request) any {
 		return fail(c.refusalCode(err, OpCreateAppointment))
 	}
 	c.ix.markBusy(slotID, true)
-	c.sessions.remember(res.AppointmentID, bookedEntry{extID: ext, start: slot.Start, slot: slotID})
+	c.sessions.remember(res.AppointmentID, bookedEntry{extID: ext, start: slot.Start, slot: slotID}, c.now())
 	return &createResp{SessionID: session, BookID: res.AppointmentID, Status: Status{Code: statusRecorded, Comment: "Запись создана"},
 		SlotID: slotID, VisitTime: convert.FormatTime(local), Room: strings.TrimSpace(slot.Room)}
 }
