@@ -126,14 +126,18 @@ func (s *Source) readSlots(ctx context.Context, w Window, fn func(Item) error, s
 		return fmt.Errorf("slots need the busy times of appointments: %w", err)
 	}
 	params := s.windowParams(w)
-	busy, err := s.readBusy(ctx, busySt, params, s.p.entity(EntityAppointment).converters)
+	busy, unsure, err := s.readBusy(ctx, busySt, params, s.p.entity(EntityAppointment).converters)
 	if err != nil {
 		return err
 	}
 	var blocked map[string][]busyEntry
 	if blockedSt, ok := s.p.stmts[s.dialect]["slot.blocked"]; ok {
-		if blocked, err = s.readBusy(ctx, blockedSt, params, s.p.entity(EntityShift).converters); err != nil {
+		var unsureBlocked map[string]string
+		if blocked, unsureBlocked, err = s.readBusy(ctx, blockedSt, params, s.p.entity(EntityShift).converters); err != nil {
 			return err
+		}
+		for d, why := range unsureBlocked {
+			unsure[d] = why
 		}
 	}
 	from := s.opt.Now()
@@ -151,6 +155,13 @@ func (s *Source) readSlots(ctx context.Context, w Window, fn func(Item) error, s
 				continue
 			}
 			seen[sl.ID] = true
+			if why, ok := unsure[sl.DoctorID]; ok && sl.Free {
+				// A busy row of this doctor exists but cannot be placed: a slot it may
+				// occupy must not go out free. It counts as present and keeps its
+				// last state.
+				skip(Skip{Entity: EntitySlot, Key: sl.ID, Problem: why + "; the doctor's free slots keep their last state"})
+				continue
+			}
 			if err := fn(Item{Record: sl}); err != nil {
 				return err
 			}
@@ -188,17 +199,19 @@ func (sh *Shift) intervals(entries []busyEntry) []Interval {
 // readBusy reads slot.busy (or slot.blocked) into doctor|date → entries, with conv
 // for its date, start_time and end_time: the [appointment] section's for slot.busy,
 // the [shift] section's for slot.blocked. A row whose times cannot be read covers the
-// doctor's whole day.
-func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[string]any, conv map[string]string) (map[string][]busyEntry, error) {
+// doctor's whole day. A row whose date cannot be read cannot be placed on a day: its
+// doctor is returned in unsure, with the problem, and none of that doctor's free
+// slots go out this poll.
+func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[string]any, conv map[string]string) (busy map[string][]busyEntry, unsure map[string]string, err error) {
 	rows, cancel, err := s.query(ctx, st, params)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer cancel()
 	defer rows.Close()
 	idx, err := s.columnIndex(st, rows, busyContract)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	vals := make([]any, len(busyContract))
 	dest := make([]any, len(busyContract))
@@ -206,20 +219,25 @@ func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[s
 		dest[idx[i]] = &vals[i]
 	}
 	out := map[string][]busyEntry{}
+	unsure = map[string]string{}
 	n := 0
 	for rows.Next() {
 		n++
 		if err := rows.Scan(dest...); err != nil {
-			return nil, s.stmtErr(st, err)
+			return nil, nil, s.stmtErr(st, err)
 		}
 		doctor, _ := rawText(vals[0])
-		if doctor == "" || vals[1] == nil {
-			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: st.Name + ": a row without doctor_id or date is ignored"})
+		if doctor == "" {
+			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: st.Name + ": a row without doctor_id occupies no doctor's time and is ignored"})
+			continue
+		}
+		if vals[1] == nil {
+			unsure[doctor] = fmt.Sprintf("%s row %d: doctor %s: date is empty", st.Name, n, doctor)
 			continue
 		}
 		day, err := decodeDate(vals[1], conv["date"])
 		if err != nil {
-			s.warn(Skip{Entity: EntitySlot, Row: n, Problem: fmt.Sprintf("%s: doctor %s: date: %v", st.Name, doctor, err)})
+			unsure[doctor] = fmt.Sprintf("%s row %d: doctor %s: date: %v", st.Name, n, doctor, err)
 			continue
 		}
 		var e busyEntry
@@ -244,9 +262,9 @@ func (s *Source) readBusy(ctx context.Context, st ProfileStatement, params map[s
 		out[k] = append(out[k], e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.stmtErr(st, err)
+		return nil, nil, s.stmtErr(st, err)
 	}
-	return out, nil
+	return out, unsure, nil
 }
 
 func firstErr(errs ...error) error {
@@ -256,4 +274,47 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// derivedFrom lists, per derived entity, the entities its records are computed from.
+var derivedFrom = map[string][]string{
+	EntitySlot: {EntityShift, EntityAppointment},
+}
+
+// DerivedFrom returns the entities whose records entity is derived from (a slot from
+// shifts and appointments), or nil for an entity read as it is. The engine holds a
+// derived record's guarded change (see Flipper) while a source entity's read failed,
+// its deletions were postponed, or its deletions near that record are held
+// (DESIGN.md invariant 9). Sources come before the entity in Entities.
+func DerivedFrom(entity string) []string { return derivedFrom[entity] }
+
+// Flipper is implemented by derived records that have a change the guard treats like
+// a deletion: a slot turning free may let a patient book over a visit whose deletion
+// is not confirmed.
+type Flipper interface {
+	// Flipped reports whether the record is in the state such a change leads to (a
+	// free slot). A change of a known record into that state is a flip.
+	Flipped() bool
+}
+
+// Flipped reports whether the slot is free: a known slot changing into a free one is
+// held while the appointments it was derived from are in doubt.
+func (r *Slot) Flipped() bool { return r.Free }
+
+// WithDerived returns entity followed by the entities derived from it (appointment →
+// appointment, slot): confirming an entity's held deletions also releases the held
+// changes they imply. "" (every entity) stays "".
+func WithDerived(entity string) []string {
+	out := []string{entity}
+	if entity == "" {
+		return out
+	}
+	for _, d := range Entities {
+		for _, src := range derivedFrom[d] {
+			if src == entity {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }

@@ -387,6 +387,11 @@ func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatemen
 		rr.reset(n)
 		rec := rr.build(zones)
 		if rr.problem != "" {
+			if only != nil && rr.key != "" && !only[rr.key] {
+				continue // a row not asked for (a by-key read through <entity>.rows)
+			}
+			// The row exists: the skip carries its key, so that the engine counts it
+			// as present on every read path (full, by key) and never deletes it.
 			skip(Skip{Entity: entity, Key: rr.key, Row: n, Problem: rr.problem})
 			continue
 		}

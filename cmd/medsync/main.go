@@ -40,9 +40,11 @@ Verbs:
                           run as administrator / root); it runs "medsync -c <config> run"
   start | stop | restart  control the installed service
   status                  the daemon's state: last and next poll, queues, dead letters, alerts
-  check                   test the config, the MIS connection and profile, every connector
+  check [--all]           test the config, the MIS connection and profile, every connector;
+                          --all reads every row and counts skipped rows per problem
   run                     poll and deliver in the foreground until Ctrl+C / SIGTERM
-  once                    one poll and one delivery round, then exit (non-zero if anything failed)
+  once                    one poll and one delivery round, then exit: 1 something failed,
+                          3 the guard held deletions or slot changes, 4 too many rows skipped
   test [entity ...] [-n N] [-json]
                           dry run: the canonical records the profile makes of the first N rows
                           (default 5) of each entity and the connectors they would go to;
@@ -58,10 +60,11 @@ Verbs:
   state restore [file]    replace the state store with a backup (the newest valid one when
                           no file is named); the service must be stopped
   deletions list [entity ... | all]
-                          counts of deletions held by the mass-disappearance guard per entity;
+                          counts of deletions (and slot changes) held by the guard per entity;
                           the keys of the entities named
   deletions confirm [entity]
-                          confirm held deletions: the next poll sends those still missing
+                          confirm held deletions and the slot changes they imply: the next
+                          poll sends those still pending
   link issue --patient ID [--by USER]
                           issue a 9-digit link code and send it to the patient
   link status --patient ID

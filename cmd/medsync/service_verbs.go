@@ -23,7 +23,7 @@ func init() {
 		verbs[action] = func(_ context.Context, c *cli, _ []string) error { return c.control(action) }
 	}
 	verbs["status"] = func(ctx context.Context, c *cli, _ []string) error { return c.status(ctx) }
-	verbs["check"] = func(ctx context.Context, c *cli, _ []string) error { return c.check(ctx) }
+	verbs["check"] = func(ctx context.Context, c *cli, args []string) error { return c.check(ctx, args) }
 }
 
 var actionDone = map[string]string{
@@ -131,9 +131,19 @@ func fetchStatus(ctx context.Context, cfg *config.Config) (*status.Facts, error)
 	return &f, nil
 }
 
-// check runs `medsync check`: exit code 0 only when every check passed.
-func (c *cli) check(ctx context.Context) error {
-	rep := check.Run(ctx, c.cfgPath, c.stdout, check.Options{})
+// check runs `medsync check [--all]`: exit code 0 only when every check passed.
+// --all reads every row of every read statement and counts skipped rows per problem.
+func (c *cli) check(ctx context.Context, args []string) error {
+	var opt check.Options
+	for _, a := range args {
+		switch a {
+		case "--all", "-all":
+			opt.All = true
+		default:
+			return &exitError{code: 2, err: fmt.Errorf("usage: medsync check [--all]")}
+		}
+	}
+	rep := check.Run(ctx, c.cfgPath, c.stdout, opt)
 	if failed := rep.Failed(); len(failed) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("check: %d of %d checks failed", len(failed), len(rep.Results))}
 	}

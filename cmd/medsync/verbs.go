@@ -15,6 +15,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"medsync/mapping"
 	"medsync/mapping/demo"
 	"medsync/service/app"
 	"medsync/service/config"
@@ -95,9 +96,9 @@ func (c *cli) once(ctx context.Context) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "ENTITY\tMODE\tREAD\tSKIPPED\tUPSERTS\tDELETES\tHELD\tLEFT WINDOW\tTIME\tERROR\n")
+	fmt.Fprintf(tw, "ENTITY\tMODE\tREAD\tSKIPPED\tUPSERTS\tDELETES\tHELD\tHELD CHANGES\tLEFT WINDOW\tTIME\tERROR\n")
 	for _, e := range res.Poll.Entities {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.2fs\t%s\n", e.Entity, e.Mode, e.Read, e.Skipped, e.Upserts, e.Deletes, e.Held, e.LeftWindow, e.Duration.Seconds(), e.Error)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.2fs\t%s\n", e.Entity, e.Mode, e.Read, e.Skipped, e.Upserts, e.Deletes, e.Held, e.HeldFlips, e.LeftWindow, e.Duration.Seconds(), e.Error)
 	}
 	tw.Flush()
 	for _, t := range a.Targets {
@@ -107,24 +108,54 @@ func (c *cli) once(ctx context.Context) error {
 			fmt.Fprintf(c.stdout, "connector %s: paused until %s (peer asked to retry later)\n", t.Name, d.PausedUntil.In(a.Cfg.Location).Format("2006-01-02 15:04:05"))
 		}
 	}
+	return onceVerdict(res, a.Cfg.MIS.MaxSkippedShare, a.Cfg.Location)
+}
+
+// Exit codes of `medsync once` (README "medsync once"): when several apply, the
+// lowest wins.
+const (
+	exitFailed  = 1 // a read, a commit, a delivery or a connector run failed
+	exitHeld    = 3 // the guard held deletions or slot changes: an operator must look
+	exitSkipped = 4 // an entity's skipped share is above [mis] max_skipped_share
+)
+
+// onceVerdict turns one poll's result into the exit of `medsync once`.
+func onceVerdict(res *app.OnceResult, maxSkipped float64, loc *time.Location) error {
+	code := 0
+	var why []string
+	worse := func(c int, msg string) {
+		if code == 0 || c < code {
+			code = c
+		}
+		why = append(why, msg)
+	}
 	if res.Failed() {
-		var why []string
 		if err := res.Poll.Err(); err != nil {
-			why = append(why, err.Error())
+			worse(exitFailed, err.Error())
 		}
 		if res.RunErr != nil {
-			why = append(why, res.RunErr.Error())
+			worse(exitFailed, res.RunErr.Error())
 		}
 		for name, d := range res.Delivered {
 			if d.Retrying > 0 || d.DeadLettered > 0 {
-				why = append(why, fmt.Sprintf("connector %s: %d events to retry, %d dead letters (medsync dlq list)", name, d.Retrying, d.DeadLettered))
+				worse(exitFailed, fmt.Sprintf("connector %s: %d events to retry, %d dead letters (medsync dlq list)", name, d.Retrying, d.DeadLettered))
 			} else if !d.PausedUntil.IsZero() {
-				why = append(why, fmt.Sprintf("connector %s: paused until %s (peer asked to retry later): its queue waits", name, d.PausedUntil.In(a.Cfg.Location).Format("2006-01-02 15:04:05")))
+				worse(exitFailed, fmt.Sprintf("connector %s: paused until %s (peer asked to retry later): its queue waits", name, d.PausedUntil.In(loc).Format("2006-01-02 15:04:05")))
 			}
 		}
-		return &exitError{code: 1, err: fmt.Errorf("once: not everything succeeded:\n  %s", strings.Join(why, "\n  "))}
 	}
-	return nil
+	for _, e := range res.Poll.Entities {
+		if e.Held > 0 || e.HeldFlips > 0 {
+			worse(exitHeld, fmt.Sprintf("%s: the guard held %d deletions and %d changes (busy slots turning free); review them with medsync deletions list, release them with medsync deletions confirm", e.Entity, e.Held, e.HeldFlips))
+		}
+	}
+	for _, e := range res.Poll.SkippedOver(maxSkipped) {
+		worse(exitSkipped, fmt.Sprintf("%s: %d of %d rows skipped (more than max_skipped_share = %g of [mis]); the log's \"row skipped\" lines name each row and problem, medsync check --all counts them", e.Entity, e.Skipped, e.Read+e.Skipped, maxSkipped))
+	}
+	if code == 0 {
+		return nil
+	}
+	return &exitError{code: code, err: fmt.Errorf("once: not everything succeeded:\n  %s", strings.Join(why, "\n  "))}
 }
 
 func (c *cli) demo(ctx context.Context, args []string) error {
@@ -241,11 +272,14 @@ func (c *cli) deletions(ctx context.Context, args []string) error {
 		if len(args) > 1 {
 			entity = args[1]
 		}
-		n, err := st.ConfirmHeld(ctx, entity)
+		// Confirming an entity's deletions also releases the changes of the entities
+		// derived from it (slots that turn free because appointments were deleted).
+		entities := mapping.WithDerived(entity)
+		n, err := st.ConfirmHeld(ctx, entities...)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "%d held deletions confirmed; the next poll sends those still missing from the MIS\n", n)
+		fmt.Fprintf(c.stdout, "%d held deletions and changes confirmed (%s); the next poll sends those still pending\n", n, strings.Join(nonEmpty(entities, "all entities"), ", "))
 		return nil
 	}
 	held, err := st.HeldDeletions(ctx)
@@ -263,8 +297,8 @@ func (c *cli) deletions(ctx context.Context, args []string) error {
 // (`medsync deletions list appointment`), or of all with "all".
 func printHeld(w io.Writer, held []store.Held, detail []string, loc *time.Location) error {
 	type sum struct {
-		n, confirmed int
-		since        string
+		n, flips, confirmed int
+		since               string
 	}
 	per := map[string]*sum{}
 	var order []string
@@ -276,6 +310,9 @@ func printHeld(w io.Writer, held []store.Held, detail []string, loc *time.Locati
 			order = append(order, h.Entity)
 		}
 		s.n++
+		if h.Kind == store.HeldFlip {
+			s.flips++ // a derived record's held change: a slot turning free
+		}
 		if h.Confirmed {
 			s.confirmed++
 		}
@@ -284,10 +321,11 @@ func printHeld(w io.Writer, held []store.Held, detail []string, loc *time.Locati
 		}
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENTITY\tHELD\tCONFIRMED\tHELD SINCE")
+	// CHANGES: of HELD, derived records' changes (slots turning free), not deletions.
+	fmt.Fprintln(tw, "ENTITY\tHELD\tCONFIRMED\tHELD SINCE\tCHANGES")
 	for _, e := range order {
 		s := per[e]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", e, s.n, s.confirmed, localTime(s.since, loc))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\n", e, s.n, s.confirmed, localTime(s.since, loc), s.flips)
 	}
 	tw.Flush()
 	show := map[string]bool{}
@@ -300,13 +338,31 @@ func printHeld(w io.Writer, held []store.Held, detail []string, loc *time.Locati
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENTITY\tKEY\tHELD SINCE\tCONFIRMED")
+	fmt.Fprintln(tw, "ENTITY\tKEY\tHELD SINCE\tCONFIRMED\tHELD")
 	for _, h := range held {
 		if show["all"] || show[h.Entity] {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", h.Entity, h.Key, localTime(h.HeldAt, loc), h.Confirmed)
+			what := "delete"
+			if h.Kind == store.HeldFlip {
+				what = "change" // a slot turning free
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", h.Entity, h.Key, localTime(h.HeldAt, loc), h.Confirmed, what)
 		}
 	}
 	return tw.Flush()
+}
+
+// nonEmpty returns list without empty strings, or {none} when nothing is left.
+func nonEmpty(list []string, none string) []string {
+	var out []string
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return []string{none}
+	}
+	return out
 }
 
 func (c *cli) config(args []string) error {

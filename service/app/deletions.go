@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"medsync/mapping"
 	"medsync/service/linkcodes"
 	"medsync/service/store"
 )
@@ -40,6 +41,8 @@ func (h heldReview) HeldDeletions(ctx context.Context) ([]linkcodes.HeldGroup, e
 	return out, nil
 }
 
+// ConfirmDeletions confirms an entity's held deletions and the held changes of the
+// entities derived from it (slots freed by those appointments).
 func (h heldReview) ConfirmDeletions(ctx context.Context, entity string) (int, error) {
-	return h.st.ConfirmHeld(ctx, entity)
+	return h.st.ConfirmHeld(ctx, mapping.WithDerived(entity)...)
 }

@@ -1,10 +1,12 @@
 // Package check is `medsync check`, the first thing support asks a clinic to run: it
 // validates config.ini, connects to the MIS, runs every read statement of the profile
-// on a few rows and compares the columns with the canonical contract, converts a few
-// records of each entity, opens the state store and the status port, and asks each
-// enabled connector that can (connectors.Checker) whether its peer is reachable and
-// accepts the credentials. Each check is one line with ✓ or ✗ and, when it fails,
-// what to do.
+// on a few rows (every row with Options.All) and compares the columns with the
+// canonical contract, converts a few records of each entity (all, with Options.All,
+// counting skipped rows per entity and problem), reports entities a connector takes
+// that the profile cannot read, opens the state store (queues of removed connectors,
+// version-drift alerts) and the status port, and asks each enabled connector that can
+// (connectors.Checker) whether its peer is reachable and accepts the credentials.
+// Each check is one line with ✓ or ✗ and, when it fails, what to do.
 package check
 
 import (
@@ -31,6 +33,7 @@ import (
 // Options tune the checks.
 type Options struct {
 	Rows    int           // rows read per statement (default 5)
+	All     bool          // read every row of every statement (Rows is ignored)
 	Timeout time.Duration // per check (default 30s)
 	Logger  *slog.Logger  // for connectors built for the check (default: discarded)
 	Now     func() time.Time
@@ -157,6 +160,7 @@ func (c *checker) stateStore(ctx context.Context, cfg *config.Config) {
 	}
 	defer st.Close()
 	c.pass("state store", st.Path()+detail)
+	c.versionDrift(ctx, st)
 	// Events queued for a connector the config no longer has would wait forever.
 	q, err := st.QueuedByConnector(ctx)
 	if err != nil {
@@ -245,15 +249,51 @@ func (c *checker) mis(ctx context.Context, cfg *config.Config) {
 	src := mapping.NewSource(db, dialect, prof, mapping.SourceOptions{
 		Zone: cfg.Location, QueryTimeout: c.o.Timeout, Charset: cfg.MIS.Charset, Logger: c.o.Logger,
 	})
+	c.unreadEntities(cfg, prof, src)
 	for _, ent := range mapping.Entities {
 		if _, ok := prof.Statement(dialect, ent+".rows"); !ok {
 			continue
 		}
-		c.convert(ctx, src, ent, win)
+		c.convert(ctx, src, ent, win, cfg.MIS.MaxSkippedShare)
 	}
 	c.unmapped(src)
 	c.horizon(ctx, src, win, cfg)
 	c.clock(ctx, db, dialect, cfg)
+}
+
+// unreadEntities reports each entity an enabled connector takes that the profile has
+// no statement for: the engine polls only entities the profile can read, so that
+// entity would silently not be synced.
+func (c *checker) unreadEntities(cfg *config.Config, prof *mapping.Profile, src *mapping.Source) {
+	for _, cc := range cfg.Enabled() {
+		for _, ent := range cc.Entities {
+			if src.Has(ent) {
+				continue
+			}
+			need := ent + ".rows"
+			if ent == mapping.EntitySlot {
+				need = "shift.rows and slot.busy"
+			}
+			c.add(Result{Name: "entity " + ent,
+				Detail: fmt.Sprintf("profile %s has no statement for entity %s, which connector %s takes: %s is not synced", prof.Name, ent, cc.Name, ent),
+				Hint:   fmt.Sprintf("add %s to the profile (see mapping/profiles/README.md), or remove %s from [connector.%s] entities", need, ent, cc.Name)})
+		}
+	}
+}
+
+// versionDrift reports the open version-drift alerts: a full read found records whose
+// content changed while their MIS version did not.
+func (c *checker) versionDrift(ctx context.Context, st *store.Store) {
+	drifts, err := st.VersionDrifts(ctx)
+	if err != nil {
+		c.fail("state store alerts", err, "the state store cannot be read: check the disk and the file's permissions")
+		return
+	}
+	for _, d := range drifts {
+		c.add(Result{Name: "versions of " + d.Entity,
+			Detail: fmt.Sprintf("the full read of %s found %d records changed while their version did not (e.g. %s)", d.At.Format(time.RFC3339), d.Count, strings.Join(d.Keys, ", ")),
+			Hint:   d.Advice() + "; the alert clears when a full read finds none"})
+	}
 }
 
 var errEnough = errors.New("enough rows")
@@ -282,7 +322,7 @@ func (c *checker) statement(ctx context.Context, db *sql.DB, dialect string, pro
 		return
 	}
 	n := 0
-	for n < c.o.Rows && rows.Next() {
+	for (c.o.All || n < c.o.Rows) && rows.Next() {
 		n++
 	}
 	if err := rows.Err(); err != nil {
@@ -333,9 +373,11 @@ func diff(want, got []string) (missing, unexpected []string) {
 	return missing, unexpected
 }
 
-// convert reads a few records of an entity through the profile's converters: a value
-// of the wrong type shows up as a skipped row.
-func (c *checker) convert(ctx context.Context, src *mapping.Source, entity string, win mapping.Window) {
+// convert reads a few records of an entity (all, with Options.All) through the
+// profile's converters: a value of the wrong type shows up as a skipped row. With
+// All, the skips are counted per problem, and more than maxSkipped of the rows
+// skipped fails the check (as it fails `medsync once`).
+func (c *checker) convert(ctx context.Context, src *mapping.Source, entity string, win mapping.Window, maxSkipped float64) {
 	name := "entity " + entity
 	rctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
@@ -343,7 +385,7 @@ func (c *checker) convert(ctx context.Context, src *mapping.Source, entity strin
 	var skips []mapping.Skip
 	err := src.ReadAll(rctx, entity, win, func(mapping.Item) error {
 		n++
-		if n+len(skips) >= c.o.Rows {
+		if !c.o.All && n+len(skips) >= c.o.Rows {
 			return errEnough
 		}
 		return nil
@@ -354,19 +396,72 @@ func (c *checker) convert(ctx context.Context, src *mapping.Source, entity strin
 		c.fail(name, err, "fix the profile statement named above")
 		return
 	}
+	hint := "a column has the wrong type or format for its converter: fix the statement or the converter in profile.ini, or the rows in the MIS"
 	if len(skips) > 0 && n == 0 {
-		c.add(Result{Name: name, Detail: fmt.Sprintf("none of %d rows converts; first: %s", len(skips), skips[0]),
-			Hint: "a column has the wrong type or format for its converter: fix the statement or the converter in profile.ini"})
+		c.add(Result{Name: name, Detail: fmt.Sprintf("none of %d rows converts; %s", len(skips), skipSummary(skips, c.o.All)), Hint: hint})
 		return
 	}
 	detail := fmt.Sprintf("%d records converted", n)
 	if len(skips) > 0 {
-		detail += fmt.Sprintf(", %d rows skipped (first: %s)", len(skips), skips[0])
+		detail += fmt.Sprintf(", %d rows skipped; %s", len(skips), skipSummary(skips, c.o.All))
 	}
 	if n == 0 {
 		detail = "no rows (in the poll window)"
 	}
+	if c.o.All && maxSkipped < 1 && float64(len(skips)) > maxSkipped*float64(n+len(skips)) {
+		c.add(Result{Name: name, Detail: detail + fmt.Sprintf(" — more than max_skipped_share = %g of [mis]: medsync once exits 4", maxSkipped), Hint: hint})
+		return
+	}
 	c.pass(name, detail)
+}
+
+// skipSummary describes skipped rows: the first one, or with all, a count per
+// problem (the column and the reason, without the row's values).
+func skipSummary(skips []mapping.Skip, all bool) string {
+	if !all {
+		return "first: " + skips[0].String()
+	}
+	type group struct {
+		n     int
+		first mapping.Skip
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, s := range skips {
+		k := problemKind(s.Problem)
+		g := groups[k]
+		if g == nil {
+			g = &group{first: s}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.n++
+	}
+	sort.SliceStable(order, func(i, j int) bool { return groups[order[i]].n > groups[order[j]].n })
+	parts := make([]string, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		parts = append(parts, fmt.Sprintf("%s: %d (e.g. %s)", k, g.n, g.first))
+	}
+	return "per problem: " + strings.Join(parts, "; ")
+}
+
+// problemKind is a skip problem without its values: quoted text and numbers are
+// dropped ("birth_date: OLE day 0 is not a date" → "birth_date: OLE day is not a
+// date"), so that rows with the same problem fall into one group.
+func problemKind(p string) string {
+	var b strings.Builder
+	inQuote := false
+	for _, r := range p {
+		if r == '"' {
+			inQuote = !inQuote
+			continue
+		}
+		if !inQuote && (r < '0' || r > '9') {
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 func (c *checker) connectors(ctx context.Context, cfg *config.Config) {

@@ -104,6 +104,9 @@ type MIS struct {
 	QueryTimeout  time.Duration
 	Charset       string // "utf-8" or "cp1251"
 	FullReadEvery time.Duration
+	// MaxSkippedShare: `medsync once` exits non-zero when more than this share of an
+	// entity's rows is skipped (cannot be converted); 1 turns the check off.
+	MaxSkippedShare float64
 }
 
 // Guard is the [guard] section: deletes are held when more than
@@ -240,7 +243,7 @@ var validUser = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 var (
 	serviceKeys  = []string{"name", "display_name", "interval", "schedule", "state_dir", "timezone", "log_dir", "log_level", "log_max_size_mb", "log_max_files", "status_listen", "status_hosts", "user", "read_write_paths", "backup_dir", "backup_every", "backup_keep"}
-	misKeys      = []string{"driver", "dsn", "profile", "days_back", "days_ahead", "query_timeout", "charset", "full_read_every"}
+	misKeys      = []string{"driver", "dsn", "profile", "days_back", "days_ahead", "query_timeout", "charset", "full_read_every", "max_skipped_share"}
 	guardKeys    = []string{"max_delete_share", "min_delete_count"}
 	dispatchKeys = []string{"backoff_initial", "backoff_max", "max_attempts"}
 	linkKeys     = []string{"enabled", "lifetime", "priority", "clinic", "requests", "limit_per_patient_day", "limit_per_user_day",
@@ -623,6 +626,7 @@ func (cfg *Config) loadMIS(l *loader, sec *ini.Section) {
 		l.errf("mis", "charset", "%q is not allowed; allowed: utf-8, cp1251", s.vals["charset"])
 	}
 	m.FullReadEvery = s.duration("full_read_every", "24h", time.Minute)
+	m.MaxSkippedShare = s.floatRange("max_skipped_share", 0.1, 0, 1)
 }
 
 // sqlitePath makes a relative SQLite file path (optionally file:… and ?params) absolute.

@@ -50,6 +50,7 @@ func (c *Config) Show() string {
 	kv("query_timeout", fmtDuration(m.QueryTimeout))
 	kv("charset", m.Charset)
 	kv("full_read_every", fmtDuration(m.FullReadEvery))
+	kv("max_skipped_share", strconv.FormatFloat(m.MaxSkippedShare, 'f', -1, 64))
 
 	b.WriteString("\n[guard]\n")
 	kv("max_delete_share", strconv.FormatFloat(c.Guard.MaxDeleteShare, 'f', -1, 64))

@@ -72,6 +72,18 @@ type entityPoll struct {
 	verOnly     []pending // version moved but content did not: snapshot only
 	keylessSkip int
 	seenNew     map[string]bool // keys read that the snapshot does not know
+	// flips are changes of known records into their guarded state (a slot turning
+	// free, mapping.Flipper): decided by the guard after the read, never chunked.
+	flips []pending
+	// postponed are vanished keys whose deletion this poll could not decide.
+	postponed []string
+	// drift counts records whose content changed while their version did not (a
+	// full read of an entity with a version column); driftKeys keeps a few.
+	drift     int
+	driftKeys []string
+	// sources are the outcomes of the entities polled before this one, for the
+	// guard of derived entities (DESIGN.md invariant 9).
+	sources sourceOutcomes
 
 	// Versions learned by this poll's scan: in versions for keys to fetch (versions
 	// path); on a full read, in knownVers by snapshot position for known keys and in
@@ -86,18 +98,38 @@ type entityPoll struct {
 	verSeed   maphash.Seed
 }
 
-// deletionPlan is what the guard decided for the records that vanished.
+// deletionPlan is what the guard decided for the records that vanished and for the
+// derived records' flips.
 type deletionPlan struct {
-	toDelete []string // deletions that go out in this poll
-	toHold   []string // deletions held until an operator confirms them
-	release  []string // confirmed held deletions, cleared from the held list
+	toDelete  []string  // deletions that go out in this poll
+	toHold    []string  // deletions held until an operator confirms them
+	release   []string  // confirmed held rows, cleared from the held list
+	flipsOut  []pending // flips that go out in this poll
+	flipsHeld []string  // flips held until an operator confirms them
+	hadHeld   bool      // the entity had held rows before this poll
 }
 
+// sourceOutcome is what one entity's poll settled, for the entities derived from it.
+type sourceOutcome struct {
+	doubt  string  // why its deletions were not decided this poll; "" when they were
+	heldAt []int64 // sorted window instants of its held deletions (0: not windowed)
+}
+
+// sourceOutcomes are the outcomes of one Poll's entities so far, by entity.
+type sourceOutcomes map[string]*sourceOutcome
+
 // pollEntity reads one entity and commits what changed.
-func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window, forceFull bool, loaded *snapLoad) (es EntitySummary) {
+//
+// sources holds the outcomes of the entities polled before in the same Poll; this
+// entity's outcome is added to it.
+func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window, forceFull bool, loaded *snapLoad, sources sourceOutcomes) (es EntitySummary) {
 	t0 := time.Now()
 	es.Entity = entity
 	defer func() { es.Duration = time.Since(t0) }()
+	outcome := &sourceOutcome{doubt: "its read or commit did not finish"}
+	if sources != nil {
+		sources[entity] = outcome
+	}
 	fail := func(err error) EntitySummary {
 		es.Error = err.Error()
 		return es
@@ -106,6 +138,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	if err != nil {
 		return fail(err)
 	}
+	p.sources = sources
 	if err := p.read(ctx, forceFull); err != nil {
 		return fail(err)
 	}
@@ -123,6 +156,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	if err := p.commit(ctx, plan, removes); err != nil {
 		return fail(err)
 	}
+	*outcome = p.outcome(plan)
 	if e.o.Hooks.AfterCommit != nil {
 		e.o.Hooks.AfterCommit(entity)
 	}
@@ -299,6 +333,13 @@ func (p *entityPoll) compare(it mapping.Item) error {
 			}
 			return nil
 		}
+		if ver != 0 && ver == en.Ver && p.es.Mode == "full" {
+			p.versionDrift(key)
+		}
+		if fl, ok := it.Record.(mapping.Flipper); ok && fl.Flipped() {
+			p.flips = append(p.flips, pending{key: key, op: connectors.OpUpsert, fp: fp, ver: ver, at: wat, data: data})
+			return nil
+		}
 	} else {
 		if p.seenNew[key] {
 			p.duplicate(key)
@@ -312,6 +353,18 @@ func (p *entityPoll) compare(it mapping.Item) error {
 	}
 	return nil
 }
+
+// versionDrift counts a record whose content changed while its version did not: the
+// MIS's modified column missed an update, which the cheap path would never see.
+func (p *entityPoll) versionDrift(key string) {
+	p.drift++
+	if len(p.driftKeys) < maxDriftKeys {
+		p.driftKeys = append(p.driftKeys, key)
+	}
+}
+
+// maxDriftKeys is how many keys of records with a missed version the alert names.
+const maxDriftKeys = 5
 
 func (p *entityPoll) duplicate(key string) {
 	p.skipped(mapping.Skip{Entity: p.entity, Key: key, Problem: "duplicate key in one read; the later row was ignored"})
@@ -389,10 +442,12 @@ func (p *entityPoll) vanished(ctx context.Context) (deletes, removes []string, e
 				return nil, nil, err
 			}
 			for _, k := range candidates {
-				if found[k] {
+				read, exists := found[k]
+				switch {
+				case read:
 					removes = append(removes, k) // moved out of the window
 					p.es.LeftWindow++
-				} else {
+				case !exists:
 					deletes = append(deletes, k)
 				}
 			}
@@ -405,14 +460,15 @@ func (p *entityPoll) vanished(ctx context.Context) (deletes, removes []string, e
 	if p.keylessSkip > 0 && len(deletes) > 0 {
 		p.e.log.Warn("deletions postponed: some rows could not be keyed, so a vanished record may only be unreadable",
 			"entity", p.entity, "unkeyed_rows", p.keylessSkip, "postponed", len(deletes))
-		deletes = nil
+		p.postponed, deletes = deletes, nil
 	}
 	return deletes, removes, nil
 }
 
 // lookUp asks the MIS by key for records that vanished from the window (an
-// appointment rescheduled far ahead) and returns the keys that still exist. A record
-// found whose content changed gets its upsert.
+// appointment rescheduled far ahead) and returns the keys that still exist: true for
+// a record read (whose upsert is queued when its content changed), false for a row
+// that exists but could not be decoded.
 func (p *entityPoll) lookUp(ctx context.Context, candidates []string) (map[string]bool, error) {
 	found := map[string]bool{}
 	err := p.e.o.Reader.ReadKeys(ctx, p.entity, candidates, func(it mapping.Item) error {
@@ -427,7 +483,16 @@ func (p *entityPoll) lookUp(ctx context.Context, candidates []string) (map[strin
 			p.changes = append(p.changes, pending{key: key, op: connectors.OpUpsert, fp: Fingerprint(data), data: data})
 		}
 		return nil
-	}, func(mapping.Skip) {})
+	}, func(s mapping.Skip) {
+		// A row that exists but cannot be decoded is present: never deleted, and
+		// kept in the snapshot as it was, to be looked up again next poll.
+		if s.Key != "" {
+			if _, ok := found[s.Key]; !ok {
+				found[s.Key] = false
+			}
+		}
+		p.skipped(s)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("confirming %d vanished records failed, no deletions inferred: %v", len(candidates), err)
 	}
@@ -436,19 +501,23 @@ func (p *entityPoll) lookUp(ctx context.Context, candidates []string) (map[strin
 
 // guard is the mass-disappearance guard (invariant 1): deletions an operator
 // confirmed go out; the others go out only when they are at most
-// max(MinCount, MaxShare × known) records, else they are all held.
+// max(MinCount, MaxShare × known) records, else they are all held. Flips of a derived
+// entity are guarded the same way (guardFlips).
 func (p *entityPoll) guard(ctx context.Context, deletes []string) (deletionPlan, error) {
 	var plan deletionPlan
 	e := p.e
-	confirmed, err := e.o.Store.ConfirmedHeld(ctx, p.entity)
+	held, err := e.o.Store.HeldOf(ctx, p.entity)
 	if err != nil {
 		return plan, err
 	}
-	for k := range confirmed {
-		plan.release = append(plan.release, k)
+	plan.hadHeld = len(held) > 0
+	confirmed := map[string]bool{}
+	for _, h := range held {
+		if h.Confirmed {
+			confirmed[h.Key] = true
+		}
 	}
-	sort.Strings(plan.release)
-	limit := int(math.Max(float64(e.o.Guard.MinCount), math.Floor(e.o.Guard.MaxShare*float64(p.known))))
+	limit := p.limit()
 	var unconfirmed []string
 	for _, k := range deletes {
 		if confirmed[k] {
@@ -464,22 +533,143 @@ func (p *entityPoll) guard(ctx context.Context, deletes []string) (deletionPlan,
 	} else {
 		plan.toDelete = append(plan.toDelete, unconfirmed...)
 	}
+	keep := p.guardFlips(&plan, confirmed, held)
+	for _, k := range p.postponed {
+		keep[k] = true
+	}
+	// Confirmed rows are released, except those this poll could not decide.
+	for k := range confirmed {
+		if !keep[k] {
+			plan.release = append(plan.release, k)
+		}
+	}
+	sort.Strings(plan.release)
 	p.es.Held = len(plan.toHold)
+	p.es.HeldFlips = len(plan.flipsHeld)
 	return plan, nil
 }
 
-// commit writes the last transaction of the poll: the remaining upserts, the
-// deletions and their events, the records dropped from the window, the held list
-// and the backfill marks.
+// limit is the most records of the entity that may vanish (or flip) in one poll
+// without an operator's confirmation.
+func (p *entityPoll) limit() int {
+	g := p.e.o.Guard
+	return int(math.Max(float64(g.MinCount), math.Floor(g.MaxShare*float64(p.known))))
+}
+
+// guardFlips decides the flips of a derived entity (DESIGN.md invariant 9): while a
+// source entity's deletions are in doubt (its read failed, or its deletions were
+// postponed) every flip is postponed — the snapshot keeps the old state and nothing
+// is sent; a flip near a held deletion of a source (within a day of it) is held; the
+// other unconfirmed flips go out unless there are more than the guard's limit, then
+// they are all held. Confirmed flips go out. It returns the confirmed keys that must
+// stay confirmed (flips postponed).
+func (p *entityPoll) guardFlips(plan *deletionPlan, confirmed map[string]bool, held []store.Held) map[string]bool {
+	keep := map[string]bool{}
+	if len(p.flips) == 0 {
+		return keep
+	}
+	if src, why := p.sourceInDoubt(); src != "" {
+		for _, f := range p.flips {
+			keep[f.key] = true
+		}
+		// Flips held before stay listed while they cannot be decided.
+		for _, h := range held {
+			if h.Kind == store.HeldFlip && !h.Confirmed && keep[h.Key] {
+				plan.flipsHeld = append(plan.flipsHeld, h.Key)
+			}
+		}
+		p.e.log.Warn("changes to "+p.entity+" postponed: a source entity's deletions are not decided in this poll",
+			"entity", p.entity, "source", src, "reason", why, "postponed", len(p.flips))
+		return keep
+	}
+	var near, rest []pending
+	for _, f := range p.flips {
+		switch {
+		case confirmed[f.key]:
+			plan.flipsOut = append(plan.flipsOut, f)
+		case p.nearHeldSource(f.at):
+			near = append(near, f)
+		default:
+			rest = append(rest, f)
+		}
+	}
+	if limit := p.limit(); len(rest) > limit {
+		p.e.log.Error("mass flip: changes held until an operator confirms them (medsync deletions list / confirm)",
+			"entity", p.entity, "flips", len(rest), "known", p.known, "limit", limit)
+		near = append(near, rest...)
+	} else {
+		plan.flipsOut = append(plan.flipsOut, rest...)
+	}
+	if len(near) > 0 {
+		p.e.log.Error("changes held with the source deletions they follow from (medsync deletions list / confirm)",
+			"entity", p.entity, "held", len(near))
+	}
+	for _, f := range near {
+		plan.flipsHeld = append(plan.flipsHeld, f.key)
+	}
+	return keep
+}
+
+// sourceInDoubt returns a source entity of this (derived) entity whose deletions
+// this poll did not decide, and why; "" when there is none.
+func (p *entityPoll) sourceInDoubt() (string, string) {
+	for _, src := range mapping.DerivedFrom(p.entity) {
+		if o := p.sources[src]; o != nil && o.doubt != "" {
+			return src, o.doubt
+		}
+	}
+	return "", ""
+}
+
+// nearHeldSource reports whether a source entity has a held deletion within a day of
+// at (any held deletion, when the source is not windowed).
+func (p *entityPoll) nearHeldSource(at int64) bool {
+	const day = int64(24 * 60 * 60)
+	for _, src := range mapping.DerivedFrom(p.entity) {
+		o := p.sources[src]
+		if o == nil || len(o.heldAt) == 0 {
+			continue
+		}
+		if o.heldAt[0] == 0 {
+			return true
+		}
+		i := sort.Search(len(o.heldAt), func(i int) bool { return o.heldAt[i] >= at-day })
+		if i < len(o.heldAt) && o.heldAt[i] <= at+day {
+			return true
+		}
+	}
+	return false
+}
+
+// outcome is what this poll settled, for the entities derived from this one.
+func (p *entityPoll) outcome(plan deletionPlan) sourceOutcome {
+	var o sourceOutcome
+	if len(p.postponed) > 0 {
+		o.doubt = "deletions postponed: some rows could not be keyed"
+	}
+	for _, k := range plan.toHold {
+		if en := p.snap.Get(k); en != nil {
+			o.heldAt = append(o.heldAt, en.At)
+		}
+	}
+	sort.Slice(o.heldAt, func(i, j int) bool { return o.heldAt[i] < o.heldAt[j] })
+	return o
+}
+
+// commit writes the last transaction of the poll: the remaining upserts and the flips
+// that go out, the deletions and their events, the records dropped from the window,
+// the held list, the version-drift alert and the backfill marks.
 func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []string) error {
 	e, entity := p.e, p.entity
 	change := &store.Change{Entity: entity, KeepData: e.keepsData(entity)}
 	change.HeldSet = true
 	change.Held = plan.toHold
+	change.HeldFlips = plan.flipsHeld
 	change.Released = plan.release
 
-	e.addUpserts(change, entity, p.at, p.changes, p.verOnly, p.backfills, p.backfill)
-	p.es.Upserts += len(p.changes) + len(p.backfills)
+	changes := append(p.changes, plan.flipsOut...)
+	e.addUpserts(change, entity, p.at, changes, p.verOnly, p.backfills, p.backfill)
+	p.es.Upserts += len(changes) + len(p.backfills)
 	for _, k := range plan.toDelete {
 		en := p.snap.Get(k)
 		change.Removes = append(change.Removes, k)
@@ -487,18 +677,43 @@ func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []st
 		p.es.Deletes++
 	}
 	change.Removes = append(change.Removes, removes...)
-	// Held deletions written only when something is or was held, so that an
-	// unchanged poll writes nothing.
-	if len(plan.toHold) == 0 && len(plan.release) == 0 && !e.hadHeld(ctx, entity) {
+	// Held rows written only when something is or was held, so that an unchanged
+	// poll writes nothing.
+	if len(plan.toHold) == 0 && len(plan.flipsHeld) == 0 && len(plan.release) == 0 && !plan.hadHeld {
 		change.HeldSet = false
 	}
+	change.Meta = p.driftMeta(ctx)
 	if len(p.backfill) > 0 {
-		change.Meta = map[string]string{}
+		if change.Meta == nil {
+			change.Meta = map[string]string{}
+		}
 		for _, t := range p.backfill {
 			change.Meta[store.BaseKey(t.Name, entity)] = p.at.Format(time.RFC3339)
 		}
 	}
 	return e.o.Store.Commit(ctx, p.snap, change)
+}
+
+// driftMeta is the version-drift alert to write (DESIGN.md "Reading the MIS
+// cheaply"): after a full read of an entity with a version column, the records whose
+// content changed while their version did not, or "" to clear an earlier alert when
+// there were none. Nil when there is nothing to write.
+func (p *entityPoll) driftMeta(ctx context.Context) map[string]string {
+	if p.es.Mode != "full" || !p.e.o.Reader.HasVersions(p.entity) {
+		return nil
+	}
+	p.es.VersionDrift, p.es.DriftKeys = p.drift, p.driftKeys
+	key := store.DriftKey(p.entity)
+	if p.drift == 0 {
+		if old, err := p.e.o.Store.GetMeta(ctx, key); err == nil && old == "" {
+			return nil
+		}
+		return map[string]string{key: ""}
+	}
+	p.e.log.Error("version column misses changes: the MIS's modified column is not touched by every update; add a trigger that sets it, or drop the entity's versions statement",
+		"entity", p.entity, "records", p.drift, "keys", p.driftKeys)
+	b, _ := json.Marshal(store.Drift{Entity: p.entity, Count: p.drift, Keys: p.driftKeys, At: p.at})
+	return map[string]string{key: string(b)}
 }
 
 // addUpserts adds changed records (snapshot and events), version-only moves (snapshot
@@ -514,19 +729,6 @@ func (e *Engine) addUpserts(c *store.Change, entity string, at time.Time, change
 	for _, p := range backfills {
 		e.enqueueTo(c, backfill, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)
 	}
-}
-
-func (e *Engine) hadHeld(ctx context.Context, entity string) bool {
-	held, err := e.o.Store.HeldDeletions(ctx)
-	if err != nil {
-		return true
-	}
-	for _, h := range held {
-		if h.Entity == entity {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Engine) enqueue(c *store.Change, entity, key, op string, fp uint64, at time.Time, data []byte) {

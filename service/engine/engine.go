@@ -205,9 +205,14 @@ type EntitySummary struct {
 	Upserts    int           `json:"upserts"`
 	Deletes    int           `json:"deletes"`
 	Held       int           `json:"held"`
+	HeldFlips  int           `json:"held_flips,omitempty"` // derived records' guarded changes held (slots turning free)
 	LeftWindow int           `json:"left_window"`
 	Duration   time.Duration `json:"duration_ns"`
 	Error      string        `json:"error,omitempty"`
+	// VersionDrift counts, on a full read of an entity with a version column, the
+	// records whose content changed while their version did not; DriftKeys names a few.
+	VersionDrift int      `json:"version_drift,omitempty"`
+	DriftKeys    []string `json:"version_drift_keys,omitempty"`
 }
 
 // PollSummary is what one poll did.
@@ -226,6 +231,18 @@ func (s *PollSummary) OK() bool {
 		}
 	}
 	return true
+}
+
+// SkippedOver returns the entities whose skipped rows are more than share of the
+// rows they met (read + skipped). share >= 1 returns none.
+func (s *PollSummary) SkippedOver(share float64) []EntitySummary {
+	var out []EntitySummary
+	for _, e := range s.Entities {
+		if e.Skipped > 0 && share < 1 && float64(e.Skipped) > share*float64(e.Read+e.Skipped) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Err joins the entity errors.
@@ -253,6 +270,7 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 	if progress != nil {
 		progress.PollStarted(sum.Started, ents)
 	}
+	sources := sourceOutcomes{}
 	// The next entity's snapshot is loaded from the state store while this entity is
 	// read from the MIS: two cores, two databases.
 	var next *snapLoad
@@ -271,7 +289,7 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 		if progress != nil {
 			progress.EntityStarted(ent)
 		}
-		es := e.pollEntity(ctx, ent, sum.Window, full, cur)
+		es := e.pollEntity(ctx, ent, sum.Window, full, cur, sources)
 		sum.Entities = append(sum.Entities, es)
 		e.o.Observer.EntityDone(es)
 		lvl := slog.LevelInfo
@@ -279,7 +297,7 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 			lvl = slog.LevelError
 		}
 		e.log.Log(ctx, lvl, "poll entity", "entity", ent, "mode", es.Mode, "read", es.Read, "skipped", es.Skipped,
-			"upserts", es.Upserts, "deletes", es.Deletes, "held", es.Held, "left_window", es.LeftWindow,
+			"upserts", es.Upserts, "deletes", es.Deletes, "held", es.Held, "held_flips", es.HeldFlips, "left_window", es.LeftWindow,
 			"ms", es.Duration.Milliseconds(), "error", es.Error)
 	}
 	sum.Duration = e.o.Now().Sub(started)

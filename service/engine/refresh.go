@@ -33,11 +33,12 @@ func (e *Engine) Refresh(ctx context.Context, r connectors.RefreshRequest) error
 	w := e.Window(e.o.Now())
 	var errs []error
 	n := 0
+	sources := sourceOutcomes{} // slots follow the appointments refreshed before them
 	for _, ent := range e.entities() {
 		if !slices.Contains(refreshed, ent) {
 			continue
 		}
-		es := e.pollEntity(ctx, ent, w, false, e.loadSnapshot(ctx, ent))
+		es := e.pollEntity(ctx, ent, w, false, e.loadSnapshot(ctx, ent), sources)
 		n += es.Upserts + es.Deletes
 		if es.Error != "" {
 			errs = append(errs, fmt.Errorf("refresh %s: %s", ent, es.Error))

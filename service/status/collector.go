@@ -85,7 +85,7 @@ func NewCollector() *Collector {
 		}
 		return 0
 	})
-	c.reg.MustRegister(c.pollDur, c.polls, c.rowsRead, c.rowsSkipped, c.events, c.deliveries, c.lastSuccess, build, running, queueCollector{c})
+	c.reg.MustRegister(c.pollDur, c.polls, c.rowsRead, c.rowsSkipped, c.events, c.deliveries, c.lastSuccess, build, running, queueCollector{c}, driftCollector{c})
 	return c
 }
 

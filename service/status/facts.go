@@ -33,6 +33,7 @@ type Facts struct {
 	Held       []Held                 `json:"held_deletions"`
 	HeldTotal  int                    `json:"held_total"`
 	HeldReview string                 `json:"held_review,omitempty"` // the registrar admins' page that confirms them`
+	Drift      []Drift                `json:"version_drift"`         // open version-drift alerts
 	History    []Point                `json:"history"`
 	// Running is the poll in progress, entity by entity (nil between polls and
 	// outside the daemon).
@@ -71,6 +72,7 @@ type Held struct {
 	Entity    string `json:"entity"`
 	Count     int    `json:"count"`
 	Confirmed int    `json:"confirmed"`
+	Flips     int    `json:"flips"` // of Count: derived records' changes held (slots turning free)
 }
 
 // Point is one poll of the last 24 hours on the chart; Queue is -1 when unknown.
@@ -247,6 +249,9 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 			byEntity[h.Entity] = he
 		}
 		he.Count++
+		if h.Kind == store.HeldFlip {
+			he.Flips++
+		}
 		if h.Confirmed {
 			he.Confirmed++
 		}
@@ -256,6 +261,9 @@ func Gather(ctx context.Context, src Source) (*Facts, error) {
 		f.Held = append(f.Held, *h)
 	}
 	sort.Slice(f.Held, func(i, j int) bool { return f.Held[i].Entity < f.Held[j].Entity })
+	if f.Drift, err = drifts(ctx, src.Store); err != nil {
+		return nil, fmt.Errorf("state store %s: %w", src.Store.Path(), err)
+	}
 	r := src.Redactor
 	if r == nil {
 		r = logging.NewRedactor(config.Secrets(src.Cfg))

@@ -189,13 +189,17 @@ table{border-collapse:collapse} th,td{border:1px solid #ccc;padding:.3em .6em;te
 
 {{if .HeldTotal}}<div class="warn" id="held"><strong>Удаления задержаны: {{.HeldTotal}}.</strong>
 За один опрос из МИС исчезло слишком много записей, и medsync не стал передавать их удаление.
-{{range .Held}}<br>{{entity .Entity}}: {{.Count}}{{if .Confirmed}} (подтверждено: {{.Confirmed}}){{end}}{{end}}
+{{range .Held}}<br>{{entity .Entity}}: {{.Count}}{{if .Flips}} (из них освобождение занятых слотов: {{.Flips}}){{end}}{{if .Confirmed}} (подтверждено: {{.Confirmed}}){{end}}{{end}}
 <br>Проверьте МИС. Список: <code>medsync deletions list</code>. Если записи действительно удалены, подтвердите: <code>medsync deletions confirm</code>{{if .HeldReview}} или на странице <a href="{{.HeldReview}}">«Задержанные удаления»</a> (для администраторов medsync){{end}}.</div>{{end}}
 
 {{if .Unmapped}}<div class="warn" id="unmapped"><strong>В МИС есть коды, которых нет в профиле.</strong>
 {{range .Unmapped}}<br>{{entity .Entity}}, поле {{.Column}}: код «{{.Code}}» — записей: {{.Rows}}{{if .Default}}, передаются как «{{.Default}}»{{else}}, такие записи пропускаются{{end}} (например: {{join .Keys ", "}}){{end}}
 <br>Добавьте коды в map.&lt;поле&gt; файла profile.ini профиля (или map.&lt;поле&gt;.* для всех остальных кодов) и проверьте: <code>medsync check</code>.</div>{{end}}
 
+{{range .Drift}}<div class="warn" id="drift-{{.Entity}}"><strong>Столбец версии МИС пропускает изменения: {{entity .Entity}}.</strong>
+Полное чтение {{when .At}} нашло записей, изменённых без изменения версии: {{.Count}} (например: {{join .Keys ", "}}).
+Между полными чтениями такие изменения не передаются. Добавьте в МИС триггер, обновляющий столбец изменения при каждом изменении строки, или уберите из профиля запрос <code>{{.Entity}}.versions</code>.</div>
+{{end}}
 <h2>Опросы МИС</h2>
 <table>
 <tr><th>Последний опрос</th><td>{{with .LastPoll}}{{when .Started}}, длительность {{secs .Duration}}, {{if .OK}}успешно{{else}}<span class="err">с ошибками</span>{{end}}{{else}}ещё не было{{end}}</td></tr>

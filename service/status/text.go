@@ -3,6 +3,7 @@ package status
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -92,9 +93,13 @@ func WriteText(w io.Writer, f *Facts) error {
 	if f.HeldTotal > 0 {
 		fmt.Fprintf(w, "\nHELD DELETIONS: %d (too many records vanished from the MIS in one poll)\n", f.HeldTotal)
 		for _, h := range f.Held {
-			fmt.Fprintf(w, "  %s: %d held, %d confirmed\n", h.Entity, h.Count, h.Confirmed)
+			fmt.Fprintf(w, "  %s: %d held (%d of them changes: slots turning free), %d confirmed\n", h.Entity, h.Count, h.Flips, h.Confirmed)
 		}
 		fmt.Fprintln(w, "  check the MIS; list them with `medsync deletions list`, send them with `medsync deletions confirm`")
+	}
+	for _, d := range f.Drift {
+		fmt.Fprintf(w, "\nVERSION COLUMN MISSES CHANGES: %s: the full read of %s found %d records changed while their version did not (e.g. %s)\n  %s\n",
+			d.Entity, when(d.At), d.Count, strings.Join(d.Keys, ", "), d.Advice)
 	}
 	if n := len(f.History); n > 0 {
 		var maxS float64

@@ -295,17 +295,37 @@ ON CONFLICT(connector, entity, key) DO NOTHING`, d.id); err != nil {
 	return res, tx.Commit()
 }
 
-// Held is one deletion held by the mass-disappearance guard.
+// Kinds of held rows.
+const (
+	HeldDelete = "delete" // a deletion held by the mass-disappearance guard
+	HeldFlip   = "flip"   // a derived record's guarded change (a slot turning free)
+)
+
+// Held is one deletion (or derived record's change) held by the guard.
 type Held struct {
 	Entity    string
 	Key       string
 	HeldAt    string
 	Confirmed bool
+	Kind      string // HeldDelete or HeldFlip
 }
 
-// HeldDeletions lists held deletions.
+// HeldDeletions lists held deletions and held changes of derived records.
 func (s *Store) HeldDeletions(ctx context.Context) ([]Held, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT entity, key, held_at, confirmed FROM held_deletions ORDER BY entity, key`)
+	return s.held(ctx, "")
+}
+
+// HeldOf lists the held rows of one entity.
+func (s *Store) HeldOf(ctx context.Context, entity string) ([]Held, error) {
+	if entity == "" {
+		return nil, nil
+	}
+	return s.held(ctx, entity)
+}
+
+func (s *Store) held(ctx context.Context, entity string) ([]Held, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT entity, key, held_at, confirmed, kind FROM held_deletions
+WHERE ? = '' OR entity = ? ORDER BY entity, kind, key`, entity, entity)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +333,7 @@ func (s *Store) HeldDeletions(ctx context.Context) ([]Held, error) {
 	var out []Held
 	for rows.Next() {
 		var h Held
-		if err := rows.Scan(&h.Entity, &h.Key, &h.HeldAt, &h.Confirmed); err != nil {
+		if err := rows.Scan(&h.Entity, &h.Key, &h.HeldAt, &h.Confirmed, &h.Kind); err != nil {
 			return nil, err
 		}
 		out = append(out, h)
@@ -321,7 +341,26 @@ func (s *Store) HeldDeletions(ctx context.Context) ([]Held, error) {
 	return out, rows.Err()
 }
 
-// ConfirmedHeld returns the held deletions of an entity an operator has confirmed.
+// holdKeys writes held rows of one kind (inside a commit).
+func holdKeys(ctx context.Context, tx *sql.Tx, entity, kind string, keys []string, now string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO held_deletions(entity, key, held_at, kind) VALUES(?, ?, ?, ?)
+ON CONFLICT(entity, key) DO UPDATE SET kind = excluded.kind`)
+	if err != nil {
+		return fmt.Errorf("state store: held deletions: %w", err)
+	}
+	defer st.Close()
+	for _, k := range keys {
+		if _, err := st.ExecContext(ctx, entity, k, now, kind); err != nil {
+			return fmt.Errorf("state store: hold %s %s: %w", entity, k, err)
+		}
+	}
+	return nil
+}
+
+// ConfirmedHeld returns the held rows of an entity an operator has confirmed.
 func (s *Store) ConfirmedHeld(ctx context.Context, entity string) (map[string]bool, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT key FROM held_deletions WHERE entity = ? AND confirmed = 1`, entity)
 	if err != nil {
@@ -339,15 +378,23 @@ func (s *Store) ConfirmedHeld(ctx context.Context, entity string) (map[string]bo
 	return out, rows.Err()
 }
 
-// ConfirmHeld marks an entity's held deletions (all when entity is "") as confirmed by
-// an operator: the next poll sends those still missing. It returns how many.
-func (s *Store) ConfirmHeld(ctx context.Context, entity string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE held_deletions SET confirmed = 1 WHERE ? = '' OR entity = ?`, entity, entity)
-	if err != nil {
-		return 0, err
+// ConfirmHeld marks the held rows of the given entities (all when none is given) as
+// confirmed by an operator: the next poll sends the deletions still missing and the
+// held changes still pending. It returns how many.
+func (s *Store) ConfirmHeld(ctx context.Context, entities ...string) (int, error) {
+	if len(entities) == 0 || (len(entities) == 1 && entities[0] == "") {
+		entities = []string{""}
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	n := 0
+	for _, entity := range entities {
+		res, err := s.db.ExecContext(ctx, `UPDATE held_deletions SET confirmed = 1 WHERE ? = '' OR entity = ?`, entity, entity)
+		if err != nil {
+			return n, err
+		}
+		m, _ := res.RowsAffected()
+		n += int(m)
+	}
+	return n, nil
 }
 
 // Records streams the kept data of an entity (see connectors.Spec.Keeps).

@@ -36,10 +36,13 @@ type Change struct {
 	KeepData bool     // maintain the records table for this entity
 	Events   []OutEvent
 	// Held replaces the entity's held deletions (the guard's alert); nil leaves them.
-	Held     []string
-	HeldSet  bool
-	Released []string          // held deletions now emitted or no longer missing
-	Meta     map[string]string // meta values written in the same transaction
+	Held    []string
+	HeldSet bool
+	// HeldFlips are the derived records' guarded changes held (kind "flip"), written
+	// with Held when HeldSet.
+	HeldFlips []string
+	Released  []string          // held deletions now emitted or no longer missing
+	Meta      map[string]string // meta values written in the same transaction
 }
 
 // Empty reports whether the change would write nothing.
@@ -107,14 +110,11 @@ func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err erro
 		if _, err := tx.ExecContext(ctx, `DELETE FROM held_deletions WHERE entity = ? AND confirmed = 0`, c.Entity); err != nil {
 			return fmt.Errorf("state store: held deletions: %w", err)
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO held_deletions(entity, key, held_at) VALUES(?, ?, ?) ON CONFLICT(entity, key) DO NOTHING`)
-		if err != nil {
-			return fmt.Errorf("state store: held deletions: %w", err)
+		if err := holdKeys(ctx, tx, c.Entity, HeldDelete, c.Held, now); err != nil {
+			return err
 		}
-		for _, k := range c.Held {
-			if _, err := st.ExecContext(ctx, c.Entity, k, now); err != nil {
-				return fmt.Errorf("state store: hold %s %s: %w", c.Entity, k, err)
-			}
+		if err := holdKeys(ctx, tx, c.Entity, HeldFlip, c.HeldFlips, now); err != nil {
+			return err
 		}
 	}
 	for _, k := range c.Released {

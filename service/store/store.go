@@ -93,6 +93,9 @@ CREATE TABLE polls (
   ok       INTEGER NOT NULL,
   summary  TEXT NOT NULL
 );`,
+	// 2: a held row is a deletion or a derived record's guarded change (a slot
+	// turning free), DESIGN.md invariant 9.
+	`ALTER TABLE held_deletions ADD COLUMN kind TEXT NOT NULL DEFAULT 'delete';`,
 }
 
 // SchemaVersion is the schema version this build writes.
