@@ -51,6 +51,7 @@ type Conn struct {
 	sessions *sessions
 	metrics  *metrics
 	now      func() time.Time
+	applied  func(connectors.Event) // tests: called for every event applied to the index
 
 	mu       sync.Mutex
 	hostV    connectors.Host
@@ -93,6 +94,8 @@ func (c *Conn) Deliver(ctx context.Context, batch []connectors.Event) []error {
 		}
 		if err := c.ix.Apply(ev); err != nil {
 			errs[i] = connectors.Permanent(fmt.Sprintf("%s %s: the record data cannot be read", ev.Entity, ev.Key), err)
+		} else if c.applied != nil {
+			c.applied(ev)
 		}
 	}
 	return errs
