@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -160,6 +161,7 @@ func (c *checker) stateStore(ctx context.Context, cfg *config.Config) {
 	}
 	defer st.Close()
 	c.pass("state store", st.Path()+detail)
+	c.backups(cfg)
 	c.versionDrift(ctx, st)
 	// Events queued for a connector the config no longer has would wait forever.
 	q, err := st.QueuedByConnector(ctx)
@@ -182,6 +184,37 @@ func (c *checker) stateStore(ctx context.Context, cfg *config.Config) {
 				Hint: fmt.Sprintf("put [connector.%s] back (or enabled = true) to deliver them, or run: medsync queue drop %s", name, name)})
 		}
 	}
+}
+
+// backups reports the state store's newest backup, and warns when backups are off or
+// the newest is older than two backup intervals (a service that has not run, or
+// whose backups fail: the log says why).
+func (c *checker) backups(cfg *config.Config) {
+	const name = "state store backups"
+	sv := cfg.Service
+	if sv.BackupEvery == 0 {
+		c.add(Result{OK: true, Warning: true, Name: name, Detail: "[service] backup_every = 0: no scheduled backups",
+			Hint: "set backup_every (e.g. 24h), or run medsync state backup from a scheduled task; a damaged store without a backup can only be rebuilt, losing deletions (service/README.md)"})
+		return
+	}
+	list, err := store.Backups(sv.StateDir, store.BackupOptions{Dir: sv.BackupDir})
+	if err != nil {
+		c.fail(name, err, "the backup folder ([service] backup_dir) must be readable and writable by the service account")
+		return
+	}
+	if len(list) == 0 {
+		c.pass(name, "none yet in "+sv.BackupDir+"; the service makes one at start and every "+sv.BackupEvery.String())
+		return
+	}
+	newest := list[len(list)-1]
+	age := time.Since(newest.Time).Round(time.Minute)
+	detail := fmt.Sprintf("newest %s, %s old; %d in %s", filepath.Base(newest.Path), age, len(list), sv.BackupDir)
+	if age > 2*sv.BackupEvery {
+		c.add(Result{OK: true, Warning: true, Name: name, Detail: detail,
+			Hint: "the service makes one every backup_every: is it running? the log says why a backup failed; make one now with medsync state backup"})
+		return
+	}
+	c.pass(name, detail)
 }
 
 // statusPort checks that [service] status_listen can be opened, or is already served
