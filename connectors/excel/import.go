@@ -54,32 +54,33 @@ func (c *Connector) importFile(ctx context.Context, log *slog.Logger, w connecto
 	}
 	p := &rowParser{cols: o.Cols, patronymics: c.cfg.Patronymics, factors: factors, fixes: fixes, today: convert.FromTime(now)}
 	lim := readLimits{MaxUnpacked: c.cfg.MaxUnpacked, MaxRows: c.cfg.MaxRows, MaxEmpty: c.cfg.MaxEmpty}
-	data, err := readStaffList(ctx, path, o, p, lim)
-	if errors.Is(err, errResultBook) {
+	src := startReading(ctx, path, o, p, lim)
+	first := src.next()
+	if first == nil { // nothing to write: the file is refused (or is a result workbook)
+		return c.unread(ctx, log, w, o, path, info, src, factors)
+	}
+	return c.load(ctx, log, w, o, path, hash, info, src, first)
+}
+
+// unread handles a file whose reading ended before its first data row.
+func (c *Connector) unread(ctx context.Context, log *slog.Logger, w connectors.MISWriter, o *orgConfig, path string, info resultInfo, src *rowStream, factors *factorTable) error {
+	if errors.Is(src.err, errResultBook) {
 		return c.applyRecognition(ctx, log, w, o, path, factors)
 	}
-	if data != nil && data.Sheet != "" {
-		info.Sheet = data.Sheet
+	if src.data != nil && src.data.Sheet != "" {
+		info.Sheet = src.data.Sheet
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var fe *fileError
-		if !errors.As(err, &fe) {
-			fe = refuse("Файл не удалось прочитать. Откройте его в Excel или LibreOffice и сохраните заново.", "%v", err)
-		}
-		info.Message = fe.Msg
-		log.Warn("file refused", "sheet", info.Sheet, "problem", fe.Log)
-		c.finish(log, o, path, "failed", info, nil)
-		return nil
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	for fl := field(0); fl < nFields; fl++ {
-		if col := p.cols[fl]; col > data.Width && !isRequired(fl) {
-			log.Warn("column is outside the sheet; the field is read as empty", "sheet", data.Sheet, "column", colName(col), "field", fieldKeys[fl])
-		}
+	var fe *fileError
+	if !errors.As(src.err, &fe) {
+		fe = refuse("Файл не удалось прочитать. Откройте его в Excel или LibreOffice и сохраните заново.", "%v", src.err)
 	}
-	return c.load(ctx, log, w, o, path, hash, info, data)
+	info.Message = fe.Msg
+	log.Warn("file refused", "sheet", info.Sheet, "problem", fe.Log)
+	c.finish(log, o, path, "failed", info, nil)
+	return nil
 }
 
 // factorTable is the MIS's справочник «Вредные факторы» when the profile declares
@@ -98,41 +99,79 @@ func (c *Connector) factorTable(ctx context.Context, log *slog.Logger, w connect
 	return t, nil
 }
 
-// load writes the parsed rows in one MIS transaction and reports the outcome.
-func (c *Connector) load(ctx context.Context, log *slog.Logger, w connectors.MISWriter, o *orgConfig, path, hash string, info resultInfo, data *sheetData) error {
+// errStrict: strict mode and a refused row; the transaction is rolled back.
+var errStrict = errors.New("strict mode: the file has refused rows")
+
+// load writes the rows in one MIS transaction while the rest of the file is still being
+// read, and reports the outcome. A problem found later in the file (too many rows, a
+// refused row in strict mode) rolls everything back.
+func (c *Connector) load(ctx context.Context, log *slog.Logger, w connectors.MISWriter, o *orgConfig, path, hash string, info resultInfo, src *rowStream, first *staffRow) error {
+	now := info.At
+	name := filepath.Base(path)
+	nowOLE := convert.ToOLEDateTime(now)
+	var rows []*staffRow
 	invalid := 0
-	for _, r := range data.Rows {
+	take := func(r *staffRow) {
+		rows = append(rows, r)
 		if !r.Valid() {
 			r.Status = statusRefused
 			invalid++
 		}
 	}
-	if invalid > 0 && o.Strict {
-		for _, r := range data.Rows {
-			if r.Status == "" || r.Status == statusDuplicate {
-				r.Status = statusRefused
-				r.Note = joinNote(r.Note, "файл отклонён целиком: включён строгий режим (strict), а в файле есть строки с ошибками")
-			}
-		}
-		info.Message = fmt.Sprintf("Файл отклонён целиком: строк с ошибками — %d (строгий режим). Исправьте отмеченные ячейки и положите файл снова.", invalid)
-		log.Warn("file refused: strict mode and invalid rows", "sheet", data.Sheet, "invalid_rows", invalid, "first", firstProblem(data.Rows))
-		c.finish(log, o, path, "failed", info, data.Rows)
-		return nil
-	}
-	now := info.At
-	name := filepath.Base(path)
 	txErr := w.Tx(ctx, func(tx connectors.MISTx) error {
 		if w.Has(stmtContractEnd) {
 			if err := checkContract(ctx, tx, o, convert.FromTime(now)); err != nil {
 				return err
 			}
 		}
-		return writeRows(ctx, tx, o, data.Rows, name, now)
+		for r := first; r != nil; r = src.next() {
+			take(r)
+			if r.Status != "" || invalid > 0 && o.Strict {
+				continue
+			}
+			if err := writeRow(ctx, tx, o, r, name, nowOLE); err != nil {
+				return err
+			}
+		}
+		if src.err != nil {
+			return src.err
+		}
+		if invalid > 0 && o.Strict {
+			return errStrict
+		}
+		return nil
 	})
+	if len(rows) == 0 {
+		take(first) // the transaction ended before it took a row
+	}
+	for r := src.next(); r != nil; r = src.next() { // the rest, for the result
+		take(r)
+	}
+	data := src.data
+	info.Sheet = data.Sheet
+	for fl := field(0); fl < nFields; fl++ {
+		if col := o.Cols[fl]; col > data.Width && !isRequired(fl) && o.Titles[fl] == "" {
+			log.Warn("column is outside the sheet; the field is read as empty", "sheet", data.Sheet, "column", colName(col), "field", fieldKeys[fl])
+		}
+	}
+	if src.err != nil {
+		return c.unread(ctx, log, w, o, path, info, src, nil)
+	}
 	var fe *fileError
 	switch {
+	case errors.Is(txErr, errStrict):
+		for _, r := range rows {
+			if r.Status != statusRefused {
+				r.Status = statusRefused
+				r.Note = "файл отклонён целиком: включён строгий режим (strict), а в файле есть строки с ошибками"
+			}
+		}
+		info.Message = fmt.Sprintf("Файл отклонён целиком: строк с ошибками — %d (строгий режим). Исправьте отмеченные ячейки и положите файл снова.", invalid)
+		log.Warn("file refused: strict mode and invalid rows", "sheet", data.Sheet, "invalid_rows", invalid, "first", firstProblem(rows))
+		c.finish(log, o, path, "failed", info, rows)
+		return nil
 	case errors.As(txErr, &fe):
-		for _, r := range data.Rows {
+		for _, r := range rows {
 			r.Status, r.Note = statusRefused, ""
 			if r.Valid() {
 				r.Note = "файл отклонён целиком"
@@ -140,25 +179,34 @@ func (c *Connector) load(ctx context.Context, log *slog.Logger, w connectors.MIS
 		}
 		info.Message = fe.Msg
 		log.Warn("file refused", "sheet", data.Sheet, "problem", fe.Log)
-		c.finish(log, o, path, "failed", info, data.Rows)
+		c.finish(log, o, path, "failed", info, rows)
 		return nil
 	case txErr != nil:
-		return c.misFailed(log, o, path, hash, info, data.Rows, txErr)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return c.misFailed(log, o, path, hash, info, rows, txErr)
 	}
+	return c.loaded(log, o, path, hash, info, data, rows)
+}
+
+// loaded records a committed import and writes its result.
+func (c *Connector) loaded(log *slog.Logger, o *orgConfig, path, hash string, info resultInfo, data *sheetData, rows []*staffRow) error {
+	name := filepath.Base(path)
 	counts := map[string]int{}
-	for _, r := range data.Rows {
+	for _, r := range rows {
 		counts[r.Status]++
 	}
-	if err := c.st.markImported(c.bg, hash, name, o.Code, now, counts[statusLoaded]); err != nil {
+	if err := c.st.markImported(c.bg, hash, name, o.Code, info.At, counts[statusLoaded]); err != nil {
 		return err
 	}
 	info.Message = fmt.Sprintf("Загружено: %d, уже были в списке: %d, отклонено: %d.", counts[statusLoaded], counts[statusListed], counts[statusRefused])
 	if counts[statusDuplicate] > 0 {
 		info.Message += fmt.Sprintf(" Повторы в файле: %d.", counts[statusDuplicate])
 	}
-	if n := unknownCount(data.Rows); n > 0 {
+	if n := unknownCount(rows); n > 0 {
 		info.ImportID = o.Code + "-" + hash[:16]
-		if err := c.st.savePending(c.bg, info.ImportID, o.Code, data.Rows); err != nil {
+		if err := c.st.savePending(c.bg, info.ImportID, o.Code, rows); err != nil {
 			return err
 		}
 		info.Message += fmt.Sprintf(" Нераспознанных кодов вредных факторов: %d — сотрудники загружены без них. Впишите верные коды на листе «%s» и положите эту книгу обратно в папку.", n, sheetRecognize)
@@ -172,8 +220,8 @@ func (c *Connector) load(ctx context.Context, log *slog.Logger, w connectors.MIS
 		info.Message = "Ни одна строка не загружена. " + info.Message
 	}
 	log.Info("staff list imported", "sheet", data.Sheet, "loaded", counts[statusLoaded], "already_listed", counts[statusListed],
-		"refused", counts[statusRefused], "duplicates", counts[statusDuplicate], "first_problem", firstProblem(data.Rows))
-	c.finish(log, o, path, folder, info, data.Rows)
+		"refused", counts[statusRefused], "duplicates", counts[statusDuplicate], "first_problem", firstProblem(rows))
+	c.finish(log, o, path, folder, info, rows)
 	return nil
 }
 

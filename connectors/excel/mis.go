@@ -129,77 +129,66 @@ func anyString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// writeRows puts the valid rows into the MIS inside tx: each row's patient card is
-// found by birth date and folded name, or created; then the card is added to the
-// organization's check-up list unless it is already there.
-func writeRows(ctx context.Context, tx connectors.MISTx, o *orgConfig, rows []*staffRow, source string, now time.Time) error {
-	nowOLE := convert.ToOLEDateTime(now)
-	for i, r := range rows {
-		if r.Status != "" {
-			continue
-		}
-		if i%500 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		p := map[string]any{
-			"org":         idParam(o.MISID),
-			"last_name":   r.Last,
-			"first_name":  r.First,
-			"middle_name": nullable(r.Middle),
-			"birth_ole":   convert.ToOLE(r.Birth),
-			"birth_date":  r.Birth.String(),
-			"sex":         nullable(r.Sex),
-			"phone":       nullable(r.Phone),
-			"position":    nullable(r.Position),
-			"department":  nullable(r.Department),
-			"exam_type":   r.ExamType,
-			"conditions":  nil,
-			"factors":     nullable(strings.Join(r.Factors, ", ")),
-			"source_file": source,
-			"now_ole":     nowOLE,
-		}
-		if r.Conditions != 0 {
-			p["conditions"] = r.Conditions
-		}
-		id, err := findPatient(ctx, tx, p, r)
-		if err != nil {
+// writeRow puts one valid row into the MIS inside tx: the patient card is found by
+// birth date and folded name, or created; then the card is added to the organization's
+// check-up list unless it is already there.
+func writeRow(ctx context.Context, tx connectors.MISTx, o *orgConfig, r *staffRow, source string, nowOLE float64) error {
+	p := map[string]any{
+		"org":         idParam(o.MISID),
+		"last_name":   r.Last,
+		"first_name":  r.First,
+		"middle_name": nullable(r.Middle),
+		"birth_ole":   convert.ToOLE(r.Birth),
+		"birth_date":  r.Birth.String(),
+		"sex":         nullable(r.Sex),
+		"phone":       nullable(r.Phone),
+		"position":    nullable(r.Position),
+		"department":  nullable(r.Department),
+		"exam_type":   r.ExamType,
+		"conditions":  nil,
+		"factors":     nullable(strings.Join(r.Factors, ", ")),
+		"source_file": source,
+		"now_ole":     nowOLE,
+	}
+	if r.Conditions != 0 {
+		p["conditions"] = r.Conditions
+	}
+	id, err := findPatient(ctx, tx, p, r)
+	if err != nil {
+		return fmt.Errorf("row %d: %w", r.Row, err)
+	}
+	created := false
+	if id == "" {
+		if id, err = newPatientID(ctx, tx); err != nil {
 			return fmt.Errorf("row %d: %w", r.Row, err)
 		}
-		created := false
-		if id == "" {
-			if id, err = newPatientID(ctx, tx); err != nil {
-				return fmt.Errorf("row %d: %w", r.Row, err)
-			}
-			p["id"] = idParam(id)
-			p["card_number"] = id
-			if _, err := tx.Exec(ctx, stmtInsertPatient, p); err != nil {
-				return fmt.Errorf("row %d: %s: %w", r.Row, stmtInsertPatient, err)
-			}
-			created = true
+		p["id"] = idParam(id)
+		p["card_number"] = id
+		if _, err := tx.Exec(ctx, stmtInsertPatient, p); err != nil {
+			return fmt.Errorf("row %d: %s: %w", r.Row, stmtInsertPatient, err)
 		}
-		r.PatientID = id
-		p["patient_id"] = idParam(id)
-		res, err := tx.Exec(ctx, stmtListAdd, p)
-		if err != nil {
-			return fmt.Errorf("row %d: %s: %w", r.Row, stmtListAdd, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("row %d: %s: %w", r.Row, stmtListAdd, err)
-		}
-		if n == 0 {
-			r.Status = statusListed
-			r.Note = "сотрудник уже есть в списке профосмотра организации (карта № " + id + ")"
-			continue
-		}
+		created = true
+	}
+	r.PatientID = id
+	p["patient_id"] = idParam(id)
+	res, err := tx.Exec(ctx, stmtListAdd, p)
+	if err != nil {
+		return fmt.Errorf("row %d: %s: %w", r.Row, stmtListAdd, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("row %d: %s: %w", r.Row, stmtListAdd, err)
+	}
+	switch {
+	case n == 0:
+		r.Status = statusListed
+		r.Note = joinNote(r.Note, "сотрудник уже есть в списке профосмотра организации (карта № "+id+")")
+	case created:
 		r.Status = statusLoaded
-		if created {
-			r.Note = "создана новая карта № " + id
-		} else {
-			r.Note = "найдена карта № " + id
-		}
+		r.Note = joinNote(r.Note, "создана новая карта № "+id)
+	default:
+		r.Status = statusLoaded
+		r.Note = joinNote(r.Note, "найдена карта № "+id)
 	}
 	return nil
 }

@@ -30,18 +30,20 @@ var errResultBook = errors.New("the file is a result workbook")
 // sheetData is what a staff list holds.
 type sheetData struct {
 	Sheet string
-	Rows  []*staffRow
-	Width int // widest row, in columns
+	Rows  []*staffRow // when read without an emit function
+	Count int        // data rows read
+	Width int        // widest row, in columns
 	// CutAt is the last row read when the sheet went on with max_empty_rows empty rows
 	// (0: read to its end).
 	CutAt int
 }
 
 // readStaffList streams the organization's sheet row by row, checks the header row
-// against the configured columns and parses the data rows. The sheet is taken as ended
-// after lim.MaxEmpty empty rows in a row. The returned data names the sheet even when
-// the file is refused.
-func readStaffList(ctx context.Context, path string, o *orgConfig, p *rowParser, lim readLimits) (*sheetData, error) {
+// against the configured columns and parses the data rows, marking a person who came
+// earlier in the file. Each data row goes to emit (or, with emit nil, into the data's
+// Rows). The sheet is taken as ended after lim.MaxEmpty empty rows in a row. The
+// returned data names the sheet even when the file is refused.
+func readStaffList(ctx context.Context, path string, o *orgConfig, p *rowParser, lim readLimits, emit func(*staffRow)) (*sheetData, error) {
 	data := &sheetData{}
 	b, fe := openBook(path, lim)
 	if fe != nil {
@@ -64,6 +66,10 @@ func readStaffList(ctx context.Context, path string, o *orgConfig, p *rowParser,
 			"sheet %q not found (the workbook has: %s); fix org.%s.sheet", sheet, strings.Join(sheets, ", "), o.Code)
 	}
 	data.Sheet = sheet
+	if emit == nil {
+		emit = func(r *staffRow) { data.Rows = append(data.Rows, r) }
+	}
+	seen := map[string]int{}
 	headerRow := o.FirstRow - 1
 	var failure *fileError
 	empties := 0
@@ -91,12 +97,14 @@ func readStaffList(ctx context.Context, path string, o *orgConfig, p *rowParser,
 			return false
 		}
 		empties = 0
-		if len(data.Rows) >= lim.MaxRows {
+		if data.Count >= lim.MaxRows {
 			failure = refuse(fmt.Sprintf("В листе «%s» больше %d строк с данными. Разделите список на несколько файлов.", sheet, lim.MaxRows),
 				"sheet %q has more than max_rows = %d data rows; split the file or raise max_rows", sheet, lim.MaxRows)
 			return true
 		}
-		data.Rows = append(data.Rows, r)
+		data.Count++
+		markDuplicate(seen, r)
+		emit(r)
 		return false
 	})
 	if err != nil {
@@ -112,7 +120,7 @@ func readStaffList(ctx context.Context, path string, o *orgConfig, p *rowParser,
 		return data, refuse(fmt.Sprintf("В листе «%s» нет строки заголовка (строка %d пустая), а столбцы в настройках заданы названиями.", sheet, headerRow),
 			"sheet %q: header row %d is empty but org.%s.col.* give column titles", sheet, headerRow, o.Code)
 	}
-	if len(data.Rows) == 0 {
+	if data.Count == 0 {
 		last := "до конца листа"
 		if o.LastRow > 0 {
 			last = fmt.Sprintf("по %d", o.LastRow)
@@ -128,7 +136,6 @@ func readStaffList(ctx context.Context, path string, o *orgConfig, p *rowParser,
 				colName(c), fieldKeys[fl], sheet, colName(max(data.Width, 1)), o.Code, fieldKeys[fl])
 		}
 	}
-	p.duplicates(data.Rows)
 	return data, nil
 }
 
@@ -143,20 +150,43 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// duplicates marks the second and later rows of the same person (folded names and
-// birth date) with the row that came first; they are not written again.
-func (p *rowParser) duplicates(rows []*staffRow) {
-	first := make(map[string]int, len(rows))
-	for _, r := range rows {
-		if !r.Valid() {
-			continue
-		}
-		key := convert.FoldName(r.Last) + "|" + convert.FoldName(r.First) + "|" + convert.FoldName(r.Middle) + "|" + r.Birth.String()
-		if prev, dup := first[key]; dup {
-			r.Status = statusDuplicate
-			r.Note = fmt.Sprintf("тот же сотрудник, что в строке %d, — повторно не добавлен", prev)
-			continue
-		}
-		first[key] = r.Row
+// markDuplicate marks a row whose person (folded names and birth date) came in an
+// earlier row of the file; it is not written again.
+func markDuplicate(first map[string]int, r *staffRow) {
+	if !r.Valid() {
+		return
 	}
+	key := convert.FoldName(r.Last) + "|" + convert.FoldName(r.First) + "|" + convert.FoldName(r.Middle) + "|" + r.Birth.String()
+	if prev, dup := first[key]; dup {
+		r.Status = statusDuplicate
+		r.Note = fmt.Sprintf("тот же сотрудник, что в строке %d, — повторно не добавлен", prev)
+		return
+	}
+	first[key] = r.Row
+}
+
+// rowStream reads a staff list in its own goroutine while the rows already read are
+// written to the MIS.
+type rowStream struct {
+	ch   chan *staffRow
+	data *sheetData // valid once ch is closed
+	err  error      // valid once ch is closed
+}
+
+func startReading(ctx context.Context, path string, o *orgConfig, p *rowParser, lim readLimits) *rowStream {
+	s := &rowStream{ch: make(chan *staffRow, 512)}
+	go func() {
+		s.data, s.err = readStaffList(ctx, path, o, p, lim, func(r *staffRow) { s.ch <- r })
+		close(s.ch)
+	}()
+	return s
+}
+
+// next returns the next data row, or nil at the end (then data and err are set).
+func (s *rowStream) next() *staffRow {
+	r, ok := <-s.ch
+	if !ok {
+		return nil
+	}
+	return r
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"time"
@@ -149,13 +150,14 @@ func writeResultRows(f *excelize.File, st *styles, rows []*staffRow) (map[string
 	w := newWidths(headers)
 	w.max[ncol-1] = 70
 	for _, r := range rows {
-		w.fit(0, fmt.Sprint(r.Row))
+		w.fitLen(0, len(strconv.Itoa(r.Row)))
 		for f := field(0); f < nFields; f++ {
-			v, _ := resultValue(st, r, f)
-			if t, ok := v.(time.Time); ok {
-				v = t.Format("02.01.2006")
+			switch v, _ := resultValue(st, r, f); x := v.(type) {
+			case time.Time:
+				w.fitLen(int(f)+1, 10)
+			case string:
+				w.fit(int(f)+1, x)
 			}
-			w.fit(int(f)+1, fmt.Sprint(v))
 		}
 		w.fit(ncol-2, r.Status)
 		w.fit(ncol-1, r.Reasons())
@@ -308,10 +310,20 @@ func newWidths(headers []string) *widths {
 }
 
 func (w *widths) fit(col int, s string) {
-	n := 0
-	for _, line := range strings.Split(s, "\n") {
-		n = max(n, utf8.RuneCountInString(line))
+	n, line := 0, 0
+	for _, r := range s {
+		if r == '\n' {
+			line = 0
+			continue
+		}
+		line++
+		n = max(n, line)
 	}
+	w.fitLen(col, n)
+}
+
+// fitLen widens column col for a value n characters long (within the column's limit).
+func (w *widths) fitLen(col, n int) {
 	w.w[col] = max(w.w[col], min(float64(n)+2, w.max[col]))
 }
 
