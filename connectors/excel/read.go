@@ -31,8 +31,8 @@ var errResultBook = errors.New("the file is a result workbook")
 type sheetData struct {
 	Sheet string
 	Rows  []*staffRow // when read without an emit function
-	Count int        // data rows read
-	Width int        // widest row, in columns
+	Count int         // data rows read
+	Width int         // widest row, in columns
 	// CutAt is the last row read when the sheet went on with max_empty_rows empty rows
 	// (0: read to its end).
 	CutAt int
