@@ -86,13 +86,17 @@ func openBook(path string, lim readLimits) (book, *fileError) {
 	if ext == ".ods" {
 		return openODS(path, lim)
 	}
-	x, err := excelize.OpenFile(path, excelize.Options{UnzipSizeLimit: lim.MaxUnpacked})
+	x, err := excelize.OpenFile(path, excelize.Options{UnzipSizeLimit: lim.MaxUnpacked, UnzipXMLSizeLimit: unzipXMLInMemory})
 	if err != nil {
 		return nil, refuse("Файл повреждён или не является книгой Excel (.xlsx). Откройте его в Excel, проверьте и сохраните как «Книга Excel (.xlsx)».",
 			"not a readable xlsx workbook: %v", err)
 	}
 	return &xlsxBook{f: x}, nil
 }
+
+// unzipXMLInMemory is the largest sheet part excelize keeps in memory; a bigger one is
+// unpacked to a temporary file and streamed from there (a 50,000-row sheet is 10-20 MB).
+const unzipXMLInMemory = 2 << 20
 
 // checkZip sums the unpacked sizes the zip's directory declares (the reader also stops
 // at the declared size, so a lying directory cannot unpack more).
