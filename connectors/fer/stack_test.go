@@ -353,6 +353,9 @@ func TestSampleConf(t *testing.T) {
 	text = strings.Replace(text, " = epgu", "basic_user = epgu", 1)
 	text = strings.Replace(text, " = ${env:MEDSYNC_FER_PASSWORD}", "basic_password = sample-secret", 1)
 	cfg := config.WriteForTest(t, t.TempDir(), "[service]\nstate_dir = state\n\n[mis]\ndriver = sqlite\ndsn = "+dsn+"\nprofile = demo\n\n"+text)
+	if shown := cfg.Show(); strings.Contains(shown, "sample-secret") || !strings.Contains(shown, "basic_password") {
+		t.Errorf("config show does not mask basic_password:\n%s", shown)
+	}
 	for _, cc := range cfg.Enabled() {
 		if cc.Type != Name {
 			continue
