@@ -283,7 +283,12 @@ post.1 = 109
 	if err := p.Start(nil); err != nil {
 		t.Fatal(err)
 	}
-	defer p.Stop(nil)
+	stopped := false
+	defer func() {
+		if !stopped {
+			p.Stop(nil)
+		}
+	}()
 	var fer *Conn
 	for i := 0; i < 500; i++ {
 		if a := p.App(); a != nil && fer == nil {
@@ -331,6 +336,15 @@ post.1 = 109
 	}
 	if err := json.Unmarshal([]byte(get("/status.json")), &f); err != nil || len(f.Listeners) != 1 || f.Listeners[0].Connector != "fer" || !f.Listeners[0].Healthy {
 		t.Errorf("status.json listeners: %+v %v", f, err)
+	}
+	// Stopping the service closes the SOAP listener too.
+	stopped = true
+	if err := p.Stop(nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after Stop", addr)
 	}
 }
 
