@@ -223,3 +223,56 @@ func mustProfile(t *testing.T, name string) *mapping.Profile {
 	}
 	return p
 }
+
+// TestFirebirdBookInsertIDsNeverCollide: two bookings of different doctors at once (the
+// doctor lock does not serialise them) got the same MAX(SCHEDID) + 1, and the second
+// waited for the first and then failed; the generator gives each its own id.
+func TestFirebirdBookInsertIDsNeverCollide(t *testing.T) {
+	sz := demo.Sizes{Branches: 1, Doctors: 2, Patients: 5, Appointments: 5, Days: 5, Today: time.Now(), Seed: 3}
+	db, _, _, _ := demo.TestMIS(t, demo.Firebird, sz)
+	w := mapping.NewWriter(db, mapping.DialectFirebird, mustProfile(t, "demo"))
+	ctx := context.Background()
+	var d1, d2, patient int
+	if err := db.QueryRowContext(ctx, "SELECT MIN(DOCT_ID), MAX(DOCT_ID) FROM DOCTORS").Scan(&d1, &d2); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT MIN(PCODE) FROM CLIENTS").Scan(&patient); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(ctx context.Context, tx connectors.MISTx, doctor int, ext string) error {
+		_, err := tx.Exec(ctx, "write.book_insert", map[string]any{"patient_id": patient, "doctor_id": doctor, "branch_id": nil,
+			"ole_date": 47000.0, "ole_start": 0.4, "ole_end": 0.42, "comment": nil, "ext_id": ext, "ole_now": 46999.5})
+		return err
+	}
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- w.Tx(ctx, func(tx connectors.MISTx) error {
+			err := insert(ctx, tx, d1, "gen-a")
+			close(held)
+			if err != nil {
+				return err
+			}
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err := w.Tx(short, func(tx connectors.MISTx) error { return insert(short, tx, d2, "gen-b") })
+	cancel()
+	close(release)
+	if ferr := <-done; ferr != nil {
+		t.Fatalf("first booking: %v", ferr)
+	}
+	if err != nil {
+		t.Fatalf("a booking of another doctor, made while the first was open: %v", err)
+	}
+	var n, ids int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(DISTINCT SCHEDID) FROM SCHEDULE WHERE EXT_ID IN ('gen-a', 'gen-b')").Scan(&n, &ids); err != nil || n != 2 || ids != 2 {
+		t.Errorf("%d rows with %d ids (%v), want 2 and 2", n, ids, err)
+	}
+	// demo.AddAppointment takes the generator too: no collision with the bookings.
+	if _, err := demo.AddAppointment(ctx, db, demo.Firebird, demo.NewAppointment{PatientID: patient, DoctorID: d1, Start: time.Now().AddDate(0, 0, 3)}); err != nil {
+		t.Errorf("AddAppointment after the bookings: %v", err)
+	}
+}

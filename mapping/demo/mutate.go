@@ -216,7 +216,11 @@ func AddAppointment(ctx context.Context, db *sql.DB, dialect string, a NewAppoin
 			}
 		}
 		var maxID sql.NullInt64
-		if err := tx.QueryRowContext(ctx, "SELECT MAX(SCHEDID) FROM SCHEDULE").Scan(&maxID); err != nil {
+		q := "SELECT MAX(SCHEDID) FROM SCHEDULE"
+		if dialect == Firebird { // the generator, and never below what others inserted
+			q = "SELECT MAXVALUE(GEN_ID(GEN_SCHEDULE_ID, 1) - 1, COALESCE((SELECT MAX(SCHEDID) FROM SCHEDULE), 0)) FROM RDB$DATABASE"
+		}
+		if err := tx.QueryRowContext(ctx, q).Scan(&maxID); err != nil {
 			return fmt.Errorf("demo MIS: reading the last SCHEDID: %w", err)
 		}
 		id = int(maxID.Int64) + 1

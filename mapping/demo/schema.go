@@ -184,6 +184,50 @@ func DropSchema(ctx context.Context, db *sql.DB, dialect string) error {
 			return fmt.Errorf("demo MIS: dropping table %s: %w", tables[i], err)
 		}
 	}
+	if dialect == Firebird {
+		return dropSequences(ctx, db)
+	}
+	return nil
+}
+
+var createSequenceRe = regexp.MustCompile(`(?i)CREATE\s+SEQUENCE\s+([A-Za-z_][A-Za-z0-9_]*)`)
+
+// dropSequences drops the generators the Firebird schema creates, where they exist.
+func dropSequences(ctx context.Context, db *sql.DB) error {
+	script, err := Schema(Firebird)
+	if err != nil {
+		return err
+	}
+	for _, m := range createSequenceRe.FindAllStringSubmatch(script, -1) {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM RDB$GENERATORS WHERE TRIM(RDB$GENERATOR_NAME) = UPPER(CAST(? AS VARCHAR(63)))", m[1]).Scan(&n); err != nil {
+			return fmt.Errorf("demo MIS: checking generator %s: %w", m[1], err)
+		}
+		if n > 0 {
+			if _, err := db.ExecContext(ctx, "DROP SEQUENCE "+m[1]); err != nil {
+				return fmt.Errorf("demo MIS: dropping generator %s: %w", m[1], err)
+			}
+		}
+	}
+	return nil
+}
+
+// syncScheduleGenerator sets Firebird's GEN_SCHEDULE_ID to the largest SCHEDID.
+func syncScheduleGenerator(ctx context.Context, db *sql.DB) error {
+	var top, cur int64
+	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(SCHEDID), 0) FROM SCHEDULE").Scan(&top); err != nil {
+		return fmt.Errorf("demo MIS: reading the last SCHEDID: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT GEN_ID(GEN_SCHEDULE_ID, 0) FROM RDB$DATABASE").Scan(&cur); err != nil {
+		return fmt.Errorf("demo MIS: reading GEN_SCHEDULE_ID: %w", err)
+	}
+	if top > cur {
+		// Fetched, not Exec'ed: Firebird evaluates a SELECT's columns only when its row
+		// is fetched.
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT GEN_ID(GEN_SCHEDULE_ID, %d) FROM RDB$DATABASE", top-cur)).Scan(&cur); err != nil {
+			return fmt.Errorf("demo MIS: advancing GEN_SCHEDULE_ID: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -103,3 +103,7 @@ CREATE TABLE SCHEDSERV (
     SERV_ID INTEGER NOT NULL,
     PRIMARY KEY (SCHEDID, SERV_ID)
 );
+-- Firebird MIS number their rows with generators: new SCHEDULE rows (demo.AddAppointment,
+-- the demo profile's write.book_insert) take GEN_ID(GEN_SCHEDULE_ID, 1), which two
+-- transactions never share; Seed sets it to the largest SCHEDID.
+CREATE SEQUENCE GEN_SCHEDULE_ID;

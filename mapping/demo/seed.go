@@ -205,6 +205,11 @@ func Seed(ctx context.Context, db *sql.DB, dialect string, sizes Sizes) (Stats, 
 		return st, fmt.Errorf("demo MIS: committing the seeded data: %w", err)
 	}
 	conn.Close()
+	if dialect == Firebird {
+		if err := syncScheduleGenerator(ctx, db); err != nil {
+			return st, err
+		}
+	}
 	seedersMu.Lock()
 	extra := append([]Seeder(nil), seeders...)
 	seedersMu.Unlock()

@@ -33,9 +33,12 @@ FROM DOCTORS d
 WHERE d.DOCT_ID = CAST(:doctor_id AS INTEGER)
 
 -- name: write.book_insert
+-- The new SCHEDID comes from the generator GEN_SCHEDULE_ID, which two transactions
+-- never share (MAX + 1 would give two bookings of different doctors the same id), and
+-- never below the largest SCHEDID, should a program have inserted without it.
 INSERT INTO SCHEDULE (SCHEDID, PCODE, DOCT_ID, FILIAL_ID, WDATE, BHOUR, EHOUR, STATUS, DELETED,
                       SOURCE, COMMENT, EXT_ID, MODIFYDATE)
-SELECT COALESCE((SELECT MAX(m.SCHEDID) FROM SCHEDULE m), 0) + 1, CAST(:patient_id AS INTEGER),
+SELECT MAXVALUE(GEN_ID(GEN_SCHEDULE_ID, 1), COALESCE((SELECT MAX(m.SCHEDID) FROM SCHEDULE m), 0) + 1), CAST(:patient_id AS INTEGER),
        d.DOCT_ID, COALESCE(CAST(:branch_id AS INTEGER), d.FILIAL_ID), CAST(:ole_date AS DOUBLE PRECISION), CAST(:ole_start AS DOUBLE PRECISION),
        CAST(:ole_end AS DOUBLE PRECISION), 0, 0, 2, CAST(:comment AS VARCHAR(500)),
        CAST(:ext_id AS VARCHAR(64)), CAST(:ole_now AS DOUBLE PRECISION)
