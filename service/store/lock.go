@@ -74,7 +74,7 @@ func Lock(dir string) (*DirLock, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s (%s) is held by %s. Only one medsync may use a state directory at a time: "+
 			"stop the other one first (the service: stop.bat or medsync stop), or wait until it finishes; "+
-			"read-only verbs (status, check, dlq list, deletions list, queue list, state check) may run alongside",
+			"the verbs that only read (status, check, dlq list, deletions list, queue list, state check, state backup) may run alongside",
 			ErrLocked, dir, LockFileName, h)
 	}
 	host, _ := os.Hostname()
