@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -37,6 +38,21 @@ type Event struct {
 	At             time.Time       `json:"at"`             // when the change was detected, with offset
 	Data           json.RawMessage `json:"data,omitempty"` // canonical record (mapping package) as JSON; empty for deletes
 	Attempt        int             `json:"-"`              // 1 on first delivery
+}
+
+// DeliveryKey names this occurrence of the change for a peer that applies each key at
+// most once: the idempotency key, the outbox sequence number and the detection time
+// (seconds). The idempotency key alone comes back when a record returns to earlier
+// content (cancelled → restored → cancelled): such a peer would answer the second
+// cancellation "duplicate" and keep showing the visit booked. A resend of the same
+// event (a lost acknowledgement, a restart) carries the same DeliveryKey: both numbers
+// are stored with the event in the outbox.
+func (ev Event) DeliveryKey() string {
+	at := int64(0)
+	if !ev.At.IsZero() {
+		at = ev.At.Unix()
+	}
+	return ev.IdempotencyKey + "@" + strconv.FormatInt(ev.Seq, 10) + "." + strconv.FormatInt(at, 10)
 }
 
 // Connector receives events for the entities it takes.

@@ -206,7 +206,7 @@ type errorResponse struct {
 	} `json:"error"`
 }
 
-// Wire items. Every item carries the event's idempotency key unchanged.
+// Wire items. Every item carries the event's delivery key (Event.DeliveryKey).
 
 type wireFilial struct {
 	MisID          string `json:"mis_id"`

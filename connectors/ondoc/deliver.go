@@ -175,7 +175,9 @@ func (c *Conn) recordError(s *step, err error) error {
 
 // plan turns one event into a step.
 func (c *Conn) plan(ctx context.Context, i int, ev *connectors.Event) *step {
-	s := &step{idx: i, entity: ev.Entity, key: ev.Key, idem: ev.IdempotencyKey}
+	// The wire key names the occurrence, not only the content (see Event.DeliveryKey):
+	// ONDOC applies a key once, and a record back to earlier content must still go out.
+	s := &step{idx: i, entity: ev.Entity, key: ev.Key, idem: ev.DeliveryKey()}
 	if ev.IdempotencyKey == "" {
 		s.err = connectors.Permanent(fmt.Sprintf("ondoc: %s %s: event has no idempotency key (engine bug)", ev.Entity, ev.Key), nil)
 		return s
@@ -195,29 +197,29 @@ func (c *Conn) plan(ctx context.Context, i int, ev *connectors.Event) *step {
 	switch ev.Entity {
 	case mapping.EntityBranch:
 		s.ep = epFilials
-		w := wireFilial{MisID: ev.Key, IdempotencyKey: ev.IdempotencyKey}
+		w := wireFilial{MisID: ev.Key, IdempotencyKey: s.idem}
 		if !del {
 			var r mapping.Branch
 			if !decode(&r) {
 				return s
 			}
-			w = wireFilial{MisID: r.ID, Name: r.Name, Address: r.Address, Phone: r.Phone, TimeZone: r.TimeZone, Active: true, IdempotencyKey: ev.IdempotencyKey}
+			w = wireFilial{MisID: r.ID, Name: r.Name, Address: r.Address, Phone: r.Phone, TimeZone: r.TimeZone, Active: true, IdempotencyKey: s.idem}
 		}
 		s.item = w
 	case mapping.EntitySpecialty:
 		s.ep = epSpecialties
-		w := wireSpeciality{MisID: ev.Key, IdempotencyKey: ev.IdempotencyKey}
+		w := wireSpeciality{MisID: ev.Key, IdempotencyKey: s.idem}
 		if !del {
 			var r mapping.Specialty
 			if !decode(&r) {
 				return s
 			}
-			w = wireSpeciality{MisID: r.ID, Name: r.Name, Code: r.Code, Active: true, IdempotencyKey: ev.IdempotencyKey}
+			w = wireSpeciality{MisID: r.ID, Name: r.Name, Code: r.Code, Active: true, IdempotencyKey: s.idem}
 		}
 		s.item = w
 	case mapping.EntityDoctor:
 		s.ep = epDoctors
-		w := wireDoctor{MisID: ev.Key, IdempotencyKey: ev.IdempotencyKey}
+		w := wireDoctor{MisID: ev.Key, IdempotencyKey: s.idem}
 		if !del {
 			var r mapping.Doctor
 			if !decode(&r) {
@@ -225,19 +227,19 @@ func (c *Conn) plan(ctx context.Context, i int, ev *connectors.Event) *step {
 			}
 			w = wireDoctor{MisID: r.ID, FilialMisID: r.BranchID, SpecialityMisID: r.SpecialtyID, LastName: r.LastName,
 				FirstName: r.FirstName, MiddleName: r.MiddleName, SNILS: r.SNILS, SlotMinutes: r.SlotMinutes,
-				Active: r.OnlineBooking, IdempotencyKey: ev.IdempotencyKey}
+				Active: r.OnlineBooking, IdempotencyKey: s.idem}
 		}
 		s.item = w
 	case mapping.EntityService:
 		s.ep = epServices
-		w := wireService{MisID: ev.Key, IdempotencyKey: ev.IdempotencyKey}
+		w := wireService{MisID: ev.Key, IdempotencyKey: s.idem}
 		if !del {
 			var r mapping.Service
 			if !decode(&r) {
 				return s
 			}
 			w = wireService{MisID: r.ID, Name: r.Name, Code: r.Code, SpecialityMisID: r.SpecialtyID,
-				DurationMinutes: r.DurationMinutes, Mode: r.Mode, Active: r.OnlineBooking, IdempotencyKey: ev.IdempotencyKey}
+				DurationMinutes: r.DurationMinutes, Mode: r.Mode, Active: r.OnlineBooking, IdempotencyKey: s.idem}
 			if k, known := r.Price(); known { // unknown: left out, ONDOC keeps or shows no price
 				w.Price = rubles(k)
 			}
@@ -248,14 +250,14 @@ func (c *Conn) plan(ctx context.Context, i int, ev *connectors.Event) *step {
 		s.item = w
 	case mapping.EntitySlot:
 		s.ep = epSlots
-		w := wireSlot{MisID: ev.Key, Deleted: true, IdempotencyKey: ev.IdempotencyKey}
+		w := wireSlot{MisID: ev.Key, Deleted: true, IdempotencyKey: s.idem}
 		if !del {
 			var r mapping.Slot
 			if !decode(&r) {
 				return s
 			}
 			w = wireSlot{MisID: r.ID, DoctorMisID: r.DoctorID, FilialMisID: r.BranchID, Start: formatTime(r.Start, c.zone),
-				End: formatTime(r.End, c.zone), Free: r.Free, Room: r.Room, IdempotencyKey: ev.IdempotencyKey}
+				End: formatTime(r.End, c.zone), Free: r.Free, Room: r.Room, IdempotencyKey: s.idem}
 		}
 		s.item = w
 	case mapping.EntityAppointment:
@@ -291,7 +293,7 @@ func (c *Conn) plan(ctx context.Context, i int, ev *connectors.Event) *step {
 		}
 		s.ep = epPatients
 		s.item = wirePatient{MisID: r.ID, CardNumber: r.CardNumber, LastName: r.LastName, FirstName: r.FirstName,
-			MiddleName: r.MiddleName, BirthDate: r.BirthDate, Phone: r.Phone, Email: r.Email, IdempotencyKey: ev.IdempotencyKey}
+			MiddleName: r.MiddleName, BirthDate: r.BirthDate, Phone: r.Phone, Email: r.Email, IdempotencyKey: s.idem}
 	default:
 		s.err = connectors.Permanent(fmt.Sprintf("ondoc does not take entity %q (%s); remove it from `entities` in [connector.ondoc]", ev.Entity, ev.Key), nil)
 	}

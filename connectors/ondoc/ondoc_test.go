@@ -59,6 +59,12 @@ func mustNil(t *testing.T, errs []error) {
 	}
 }
 
+// eventKey is the event's idempotency key inside a wire key (Event.DeliveryKey).
+func eventKey(wire string) string {
+	k, _, _ := strings.Cut(wire, "@")
+	return k
+}
+
 // received translates what the fake accepted into canonical terms for the
 // conformance suite.
 func (f *fakeONDOC) received(t *testing.T) []conformance.Received {
@@ -90,12 +96,12 @@ func (f *fakeONDOC) received(t *testing.T) []conformance.Received {
 				probe.Active != nil && !*probe.Active && probe.Name == "" && probe.LastName == "":
 				op = connectors.OpDelete
 			}
-			out = append(out, conformance.Received{Entity: entity, Op: op, Key: probe.MisID, IdempotencyKey: probe.IdempotencyKey})
+			out = append(out, conformance.Received{Entity: entity, Op: op, Key: probe.MisID, IdempotencyKey: eventKey(probe.IdempotencyKey)})
 		}
 		if r.Path == "/branch/patients/unlink" {
 			var u unlinkRequest
 			_ = json.Unmarshal(r.Body, &u)
-			out = append(out, conformance.Received{Entity: mapping.EntityPatient, Op: connectors.OpDelete, Key: u.PatientMisID, IdempotencyKey: r.Idem})
+			out = append(out, conformance.Received{Entity: mapping.EntityPatient, Op: connectors.OpDelete, Key: u.PatientMisID, IdempotencyKey: eventKey(r.Idem)})
 		}
 	}
 	return out
@@ -258,7 +264,7 @@ func TestDeliverWireShapes(t *testing.T) {
 			}},
 		{"branch exact JSON", nil, upsert(&mapping.Branch{ID: "1", Name: "Клиника на Ленина", Address: "г. Казань, ул. Ленина, 5", TimeZone: "Europe/Moscow"}, 1),
 			"/company/filials", func(t *testing.T, raw json.RawMessage) {
-				want := `{"mis_id":"1","name":"Клиника на Ленина","address":"г. Казань, ул. Ленина, 5","timezone":"Europe/Moscow","active":true,"idempotency_key":"branch-1-v1"}`
+				want := `{"mis_id":"1","name":"Клиника на Ленина","address":"г. Казань, ул. Ленина, 5","timezone":"Europe/Moscow","active":true,"idempotency_key":"branch-1-v1@0.0"}`
 				if string(raw) != want {
 					t.Errorf("got  %s\nwant %s", raw, want)
 				}
@@ -267,13 +273,13 @@ func TestDeliverWireShapes(t *testing.T) {
 			Start: time.Date(2026, 11, 23, 10, 0, 0, 0, msk), End: time.Date(2026, 11, 23, 10, 30, 0, 0, msk), Status: mapping.StatusCancelled,
 			CancelReason: "Болезнь врача", Source: mapping.SourceRegistry, ServiceIDs: []string{"11"}}, 1),
 			"/branch/visits", func(t *testing.T, raw json.RawMessage) {
-				want := `{"mis_id":"900","patient_mis_id":"5","doctor_mis_id":"7","filial_mis_id":"1","start":"2026-11-23T10:00:00+03:00","end":"2026-11-23T10:30:00+03:00","status":"Отменена","cancel_reason":"Болезнь врача","source":"registry","service_mis_ids":["11"],"idempotency_key":"appointment-900-v1"}`
+				want := `{"mis_id":"900","patient_mis_id":"5","doctor_mis_id":"7","filial_mis_id":"1","start":"2026-11-23T10:00:00+03:00","end":"2026-11-23T10:30:00+03:00","status":"Отменена","cancel_reason":"Болезнь врача","source":"registry","service_mis_ids":["11"],"idempotency_key":"appointment-900-v1@0.0"}`
 				if string(raw) != want {
 					t.Errorf("got  %s\nwant %s", raw, want)
 				}
 			}},
 		{"branch delete", nil, del(mapping.EntityBranch, "3"), "/company/filials", func(t *testing.T, raw json.RawMessage) {
-			if want := `{"mis_id":"3","active":false,"idempotency_key":"branch-3-del"}`; string(raw) != want {
+			if want := `{"mis_id":"3","active":false,"idempotency_key":"branch-3-del@0.0"}`; string(raw) != want {
 				t.Errorf("got %s, want %s", raw, want)
 			}
 		}},
@@ -287,8 +293,8 @@ func TestDeliverWireShapes(t *testing.T) {
 			if len(reqs) != 1 || reqs[0].Path != tc.path || len(reqs[0].Items) != 1 {
 				t.Fatalf("requests: %+v", reqs)
 			}
-			if reqs[0].Idem != tc.ev.IdempotencyKey {
-				t.Errorf("Idempotency-Key %q, want the event's %q", reqs[0].Idem, tc.ev.IdempotencyKey)
+			if reqs[0].Idem != tc.ev.DeliveryKey() {
+				t.Errorf("Idempotency-Key %q, want the event's %q", reqs[0].Idem, tc.ev.DeliveryKey())
 			}
 			tc.check(t, reqs[0].Items[0])
 		})
@@ -352,8 +358,8 @@ func TestAppointmentCycle(t *testing.T) {
 		if v.MisID != "900" || v.PatientMisID != "5" || v.Status != w.status || v.CancelReason != w.reason || v.Comment != w.comment {
 			t.Errorf("visit %d: %+v, want %+v", i, v, w)
 		}
-		if v.IdempotencyKey != steps[i].IdempotencyKey {
-			t.Errorf("visit %d carries key %q, want %q", i, v.IdempotencyKey, steps[i].IdempotencyKey)
+		if v.IdempotencyKey != steps[i].DeliveryKey() {
+			t.Errorf("visit %d carries key %q, want %q", i, v.IdempotencyKey, steps[i].DeliveryKey())
 		}
 	}
 }
@@ -423,7 +429,7 @@ func TestHeldUntilLinked(t *testing.T) {
 		t.Fatal(err)
 	}
 	visits := accepted[wireVisit](f, "/branch/visits")
-	if len(visits) != 1 || visits[0].MisID != "901" || visits[0].IdempotencyKey != batch[0].IdempotencyKey {
+	if len(visits) != 1 || visits[0].MisID != "901" || visits[0].IdempotencyKey != batch[0].DeliveryKey() {
 		t.Fatalf("backfill sent %+v, want only the future appointment 901", visits)
 	}
 	held, _ := c.store.heldOfLinked(ctx, time.Time{})

@@ -156,8 +156,8 @@ type receiver struct {
 	mu       sync.Mutex
 	rng      *rand.Rand
 	f        faults
-	inflight int // requests being answered
-	posting  int // of which POSTs (deliveries)
+	inflight int               // requests being answered
+	posting  int               // of which POSTs (deliveries)
 	answers  map[string]answer // request Idempotency-Key → stored answer
 	applied  map[string]string // item idempotency_key → path|mis_id it was applied to
 	problems []string          // contract violations (the test fails on any)

@@ -114,8 +114,8 @@ type storm struct {
 	deleted map[string]bool
 	// hot are appointments most changes go to, so that one record goes through many
 	// states (cancelled → restored → cancelled, moved back and forth) during the storm.
-	hot []string
-	stats   map[string]int
+	hot   []string
+	stats map[string]int
 }
 
 func killStorm(t *testing.T, dialect string, kills int) {
