@@ -193,9 +193,20 @@ func (s *storm) compareVisits(o *oracle, f findings) {
 			continue
 		}
 		kind := "phantom visit"
-		if r.lateVisits[id] {
+		if r.lateVisits[id] || s.killedAfter(r.visitAt[id]) {
 			kind = "phantom visit after a lost ack"
 		}
 		f.add(kind, "visit %s (patient %s, %s) is %s in ONDOC, gone from the MIS (deleted by the test: %v)", id, rv.PatientMisID, rv.Start, rv.Status, s.deleted[id])
 	}
+}
+
+// killedAfter reports whether medsync was killed within the connector's timeout after
+// t: a visit applied then may never have been acknowledged.
+func (s *storm) killedAfter(t time.Time) bool {
+	for _, k := range s.kills {
+		if !k.Before(t) && k.Sub(t) < 1500*time.Millisecond {
+			return true
+		}
+	}
+	return false
 }

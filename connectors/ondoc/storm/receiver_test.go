@@ -172,8 +172,10 @@ type receiver struct {
 	linked   map[string]time.Time // patient → when ONDOC linked it (the feed event's time)
 	feed     []rFeedEvent
 
-	// lateVisits are visits whose answer went out late (the client had given up).
+	// lateVisits are visits whose answer went out late (the client had given up);
+	// visitAt is when each visit was last applied (a kill right after it loses the answer).
 	lateVisits map[string]bool
+	visitAt    map[string]time.Time
 	stats      map[string]int
 }
 
@@ -181,7 +183,7 @@ func newReceiver(t testing.TB, seed uint64) *receiver {
 	r := &receiver{t: t, rng: rand.New(rand.NewPCG(seed, 99)), answers: map[string]answer{}, applied: map[string]string{},
 		filials: map[string]rFilial{}, specs: map[string]rSpeciality{}, services: map[string]rService{},
 		doctors: map[string]rDoctor{}, slots: map[string]rSlot{}, visits: map[string]rVisit{}, patients: map[string]rPatient{},
-		linked: map[string]time.Time{}, lateVisits: map[string]bool{}, stats: map[string]int{}}
+		linked: map[string]time.Time{}, lateVisits: map[string]bool{}, visitAt: map[string]time.Time{}, stats: map[string]int{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -385,7 +387,7 @@ func (r *receiver) post(path, idem string, body []byte) (int, []byte) {
 			func(v rSlot) { r.slots[v.MisID] = v })
 	case "/branch/visits":
 		one = decodeApply(func(v *rVisit) (string, string, error) { return v.MisID, v.IdempotencyKey, r.checkVisit(v) },
-			func(v rVisit) { r.visits[v.MisID] = v })
+			func(v rVisit) { r.visits[v.MisID], r.visitAt[v.MisID] = v, time.Now() })
 	case "/branch/patients":
 		one = decodeApply(func(v *rPatient) (string, string, error) { return v.MisID, v.IdempotencyKey, r.checkPatient(v) },
 			func(v rPatient) { r.patients[v.MisID] = v })

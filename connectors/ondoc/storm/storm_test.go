@@ -115,6 +115,7 @@ type storm struct {
 	// hot are appointments most changes go to, so that one record goes through many
 	// states (cancelled → restored → cancelled, moved back and forth) during the storm.
 	hot   []string
+	kills []time.Time // when each kill happened
 	stats map[string]int
 }
 
@@ -147,7 +148,7 @@ func killStorm(t *testing.T, dialect string, kills int) {
 	s.recv.setFaults(faults{})
 	apptest.Drain(t, cfg, 300)
 	apptest.Drain(t, cfg, 300) // held visits of patients linked last go out in the connector's Run
-	t.Logf("kills: %v; MIS changes: %v; receiver: %v", s.statsLine(s.stats), "", s.statsLine(s.recv.stats))
+	t.Logf("kills and MIS changes: %s; receiver: %s", s.statsLine(s.stats), s.statsLine(s.recv.stats))
 	s.recv.mu.Lock()
 	defer s.recv.mu.Unlock()
 	if len(s.recv.problems) > 0 {
@@ -190,6 +191,7 @@ func (s *storm) round(k int, cfg string) {
 	}
 	busy := s.recv.delivering()
 	child.Kill(s.t)
+	s.kills = append(s.kills, time.Now())
 	if busy {
 		s.stats["during delivery"]++
 	} else {
