@@ -74,7 +74,7 @@ func (f findings) add(kind, format string, args ...any) {
 }
 
 // lostAckEnv lets the one known open hole (issue 9, hole 3) be reported without failing
-// the storm, while its fix is not landed; see the README of this package's parent.
+// the storm while its fix is not landed (connectors/ondoc/README.md, Tests; .ci/run).
 const lostAckEnv = "MEDSYNC_STORM_TOLERATE_LOST_ACK_PHANTOM"
 
 // compare asserts that the receiver (held under its lock by the caller) shows what
