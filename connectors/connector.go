@@ -56,6 +56,15 @@ func (ev Event) DeliveryKey() string {
 }
 
 // Connector receives events for the entities it takes.
+//
+// A connector that keeps state of its own about what a peer has seen ("sent",
+// "shown", "known to the peer") must treat everything that may have reached the peer
+// as seen (DESIGN.md invariant 10): it records the intent in its state BEFORE the
+// request goes out, not only after a 2xx. A request whose answer was lost (timeout,
+// dropped connection, the process killed while the peer answers) may have been
+// processed; when the record is then deleted, the delete must be sent. Sending a
+// delete for something the peer never stored is harmless; a peer that keeps showing
+// a deleted visit is not.
 type Connector interface {
 	// Deliver sends a batch. It returns one error per event, in order: nil means the
 	// peer acknowledged the event; otherwise classify it with Permanent or Transient

@@ -26,7 +26,25 @@ type step struct {
 	item     any    // wire item (batch endpoints) or request body (single endpoints)
 	single   bool   // a request of its own, not a batch item
 	ok404    bool   // a 404 answer counts as done (unlink of a patient ONDOC does not know)
-	afterAck func(ctx context.Context) error
+	// beforeSend records in the state file, before the request goes out, that the
+	// record may reach ONDOC (DESIGN.md invariant 10): an acknowledgement lost to a
+	// timeout or a kill must not leave the connector thinking ONDOC never saw it.
+	beforeSend func(ctx context.Context) error
+	afterAck   func(ctx context.Context) error
+}
+
+// intend runs the steps' beforeSend. A failure fails them all as transient: nothing
+// is sent that the state file could not record.
+func intend(ctx context.Context, steps []*step) error {
+	for _, s := range steps {
+		if s.beforeSend == nil {
+			continue
+		}
+		if err := s.beforeSend(ctx); err != nil {
+			return connectors.Transient(fmt.Errorf("ondoc: state file: %s %s: %w", s.entity, s.key, err), 0)
+		}
+	}
+	return nil
 }
 
 // Deliver sends a batch of events. Consecutive events for the same endpoint go in one
@@ -104,6 +122,9 @@ func (c *Conn) Deliver(ctx context.Context, batch []connectors.Event) []error {
 }
 
 func (c *Conn) sendSingle(ctx context.Context, s *step) error {
+	if err := intend(ctx, []*step{s}); err != nil {
+		return err
+	}
 	err := c.call(ctx, s.ep, s.idem, nil, s.item, nil)
 	if err != nil && !(s.ok404 && isStatus(err, 404)) {
 		return c.recordError(s, err)
@@ -123,6 +144,12 @@ func (c *Conn) sendBatch(ctx context.Context, group []*step) []error {
 	keys := make([]string, len(group))
 	for i, s := range group {
 		items[i], keys[i] = s.item, s.idem
+	}
+	if err := intend(ctx, group); err != nil {
+		for i := range out {
+			out[i] = err
+		}
+		return out
 	}
 	var resp batchResponse
 	err := c.call(ctx, group[0].ep, batchKey(keys), nil, batchRequest{Items: items}, &resp)
@@ -351,12 +378,8 @@ func (c *Conn) planAppointment(ctx context.Context, s *step, r *mapping.Appointm
 	}
 	s.ep, s.item = epVisits, v
 	start, patient := r.Start, r.PatientID
-	s.afterAck = func(ctx context.Context) error {
-		if err := c.store.unhold(ctx, r.ID); err != nil {
-			return err
-		}
-		return c.store.markSent(ctx, r.ID, patient, start)
-	}
+	s.beforeSend = func(ctx context.Context) error { return c.store.markSent(ctx, r.ID, patient, start) }
+	s.afterAck = func(ctx context.Context) error { return c.store.unhold(ctx, r.ID) }
 }
 
 func (c *Conn) planAppointmentDelete(ctx context.Context, s *step) {
@@ -374,7 +397,7 @@ func (c *Conn) planAppointmentDelete(ctx context.Context, s *step) {
 		return
 	}
 	if patient == "" {
-		return // never shown in ONDOC
+		return // never sent to ONDOC, not even a request that may have reached it
 	}
 	s.ep = epVisits
 	s.item = wireVisit{MisID: s.key, PatientMisID: patient, Status: visitCancelled, CancelReason: reasonDeletedInMIS, IdempotencyKey: s.idem}

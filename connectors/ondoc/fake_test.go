@@ -38,6 +38,7 @@ type fakeONDOC struct {
 	reqs     []got
 	fails    []fail            // consumed one per request
 	hang     chan struct{}     // non-nil: every request waits for it to close
+	lose     []string          // consumed one per request: "drop" (processed, connection closed without an answer) or "late" (processed, answered after the client gave up)
 	reject   map[string]string // mis_id → field: batch item rejected in a 200 answer
 	bad400   map[string]string // mis_id → field: the whole request answered 422
 	events   []feedEvent       // the events feed
@@ -78,6 +79,14 @@ func (f *fakeONDOC) failNext(n, status int, retryAfter string) {
 	for range n {
 		f.fails = append(f.fails, fail{status, retryAfter})
 	}
+}
+
+// loseAnswers makes the next requests be processed (and recorded as accepted) with
+// their answers lost: mode "drop" or "late", one per request.
+func (f *fakeONDOC) loseAnswers(modes ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lose = append(f.lose, modes...)
 }
 
 func (f *fakeONDOC) stall() {
@@ -189,7 +198,21 @@ func (f *fakeONDOC) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, rec)
 	f.statuses[rec.Path] = append(f.statuses[rec.Path], status)
+	var lose string
+	if len(f.lose) > 0 {
+		lose, f.lose = f.lose[0], f.lose[1:]
+	}
 	f.mu.Unlock()
+	switch lose {
+	case "drop": // like ONDOC killed while it answers
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		return
+	case "late": // the answer comes after the client's timeout
+		<-r.Context().Done()
+		return
+	}
 	if ra, ok := resp.(fail); ok {
 		if ra.retryAfter != "" {
 			w.Header().Set("Retry-After", ra.retryAfter)

@@ -79,12 +79,8 @@ func (c *Conn) backfill(ctx context.Context) error {
 			}
 			h := h
 			steps[i] = &step{idx: i, entity: "appointment", key: h.ApptID, idem: v.IdempotencyKey, ep: epVisits, item: v,
-				afterAck: func(ctx context.Context) error {
-					if err := c.store.unhold(ctx, h.ApptID); err != nil {
-						return err
-					}
-					return c.store.markSent(ctx, h.ApptID, v.PatientMisID, h.Start)
-				}}
+				beforeSend: func(ctx context.Context) error { return c.store.markSent(ctx, h.ApptID, v.PatientMisID, h.Start) },
+				afterAck:   func(ctx context.Context) error { return c.store.unhold(ctx, h.ApptID) }}
 		}
 		steps = compact(steps)
 		if len(steps) == 0 {

@@ -480,3 +480,40 @@ func TestLinkCodeAlreadyLinkedBackfills(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Hole 9.3 / invariant 10: ONDOC processes a visit but its answer is lost (the
+// connection drops, or the answer comes after the timeout); the appointment is then
+// hard-deleted in the MIS. The delete must reach ONDOC as a cancellation: the visit
+// may be showing there.
+func TestLostAcknowledgementThenHardDelete(t *testing.T) {
+	for _, mode := range []string{"drop", "late"} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFake(t)
+			c := newConn(t, f, map[string]string{"timeout": "300ms"})
+			ctx := context.Background()
+			if err := c.store.setLinked(ctx, "5", true, fixedNow); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
+			f.loseAnswers(mode)
+			errs := c.Deliver(ctx, []connectors.Event{upsert(appt("901", "5", start, mapping.StatusBooked, ""), 1)})
+			if errs[0] == nil || connectors.IsPermanent(errs[0]) {
+				t.Fatalf("a lost answer must be a transient failure, got %v", errs[0])
+			}
+			if v := accepted[wireVisit](f, "/branch/visits"); len(v) != 1 || v[0].Status != visitBooked {
+				t.Fatalf("ONDOC should have processed the visit: %+v", v)
+			}
+			// The engine coalesces the queued upsert with the newer delete.
+			mustNil(t, c.Deliver(ctx, []connectors.Event{del(mapping.EntityAppointment, "901")}))
+			v := accepted[wireVisit](f, "/branch/visits")
+			if len(v) != 2 || v[1].MisID != "901" || v[1].Status != visitCancelled || v[1].CancelReason != reasonDeletedInMIS || v[1].PatientMisID != "5" {
+				t.Fatalf("the hard delete did not reach ONDOC: %+v", v)
+			}
+			// Acknowledged: forgotten, a repeated delete sends nothing more.
+			mustNil(t, c.Deliver(ctx, []connectors.Event{del(mapping.EntityAppointment, "901")}))
+			if n := len(accepted[wireVisit](f, "/branch/visits")); n != 2 {
+				t.Errorf("%d visits after a repeated delete, want 2", n)
+			}
+		})
+	}
+}

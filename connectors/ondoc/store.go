@@ -13,8 +13,9 @@ import (
 )
 
 // store is the connector's own small SQLite file: which patients are linked, the
-// appointments held back for patients who are not (yet), which appointments were sent
-// (so a hard delete can be sent as a cancellation), the answers given to ONDOC
+// appointments held back for patients who are not (yet), which appointments may have
+// reached ONDOC (recorded before each send, so a hard delete is sent as a cancellation
+// even after a lost acknowledgement), the answers given to ONDOC
 // bookings, and the events feed cursor. It keeps ids, times and visit payloads without
 // names or contacts.
 type store struct {
@@ -118,6 +119,9 @@ func (s *store) purge(ctx context.Context, now time.Time) error {
 	return err
 }
 
+// markSent records that an appointment may have reached ONDOC. It is called before
+// the request goes out (not after the 2xx), so that a later hard delete is sent as a
+// cancellation even when ONDOC's answer was lost.
 func (s *store) markSent(ctx context.Context, apptID, patientID string, start time.Time) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sent(appt_id, patient_id, start_unix) VALUES(?, ?, ?)
 		ON CONFLICT(appt_id) DO UPDATE SET patient_id = excluded.patient_id, start_unix = excluded.start_unix`, apptID, patientID, start.Unix())
