@@ -154,6 +154,15 @@ type MISWriter interface {
 	Tx(ctx context.Context, fn func(tx MISTx) error) error
 }
 
+// MISLimits is implemented by MIS writers that know how long a text parameter may be
+// (the width of the column it fills, declared in the profile's write statements as
+// "-- limit :comment 500"). The booking path caps or refuses longer values.
+type MISLimits interface {
+	// MaxLen returns the declared maximum length in characters of a text parameter,
+	// or 0 when the profile declares none.
+	MaxLen(param string) int
+}
+
 // MISTx executes named profile statements with named parameters.
 type MISTx interface {
 	Exec(ctx context.Context, name string, params map[string]any) (sql.Result, error)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"medsync/connectors"
 )
@@ -36,6 +39,35 @@ func writeName(name string) string {
 		return name
 	}
 	return "write." + name
+}
+
+var _ connectors.MISLimits = (*Writer)(nil)
+
+// limitRe matches a length declaration inside a write statement: "-- limit :comment 500"
+// says the text parameter :comment fills a column of 500 characters.
+var limitRe = regexp.MustCompile(`(?m)^\s*--\s*limit\s+:([A-Za-z_][A-Za-z0-9_]*)\s+([0-9]+)\s*$`)
+
+// MaxLen returns the smallest length any of the dialect's write statements declares
+// for a text parameter ("-- limit :name N" inside the statement), or 0 when none does.
+func (w *Writer) MaxLen(param string) int {
+	if w == nil {
+		return 0
+	}
+	best := 0
+	for name, st := range w.p.stmts[w.dialect] {
+		if !strings.HasPrefix(name, "write.") {
+			continue
+		}
+		for _, m := range limitRe.FindAllStringSubmatch(st.SQL, -1) {
+			if m[1] != param {
+				continue
+			}
+			if n, err := strconv.Atoi(m[2]); err == nil && n > 0 && (best == 0 || n < best) {
+				best = n
+			}
+		}
+	}
+	return best
 }
 
 // Has reports whether the profile declares the named write statement.
@@ -103,6 +135,14 @@ func (t *writerTx) render(name string, params map[string]any) (ProfileStatement,
 	q, args, err := RenderSQL(t.w.dialect, st.SQL, params)
 	if err != nil {
 		return st, "", nil, fmt.Errorf("profile %s: %s (%s line %d): %w", t.w.p.Name, st.Name, st.File, st.Line, err)
+	}
+	if t.w.dialect == DialectSQLite {
+		for i, a := range args {
+			if tm, ok := a.(time.Time); ok {
+				// SQLite has no date type: its date functions read this text form.
+				args[i] = tm.Format("2006-01-02 15:04:05")
+			}
+		}
 	}
 	return st, q, args, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"medsync/connectors"
 	"medsync/mapping"
@@ -106,5 +107,64 @@ SELECT ID, NOTE FROM BOOKINGS WHERE ID IN (:ids) ORDER BY ID
 	var nilWriter *mapping.Writer
 	if nilWriter.Has("booking") || nilWriter.Tx(context.Background(), nil) == nil {
 		t.Error("nil writer is not safe")
+	}
+}
+
+// Canonical date-time parameters (the booking path's :date, :start_local, …) are Go
+// times whose wall clock is the branch's local time, in UTC: every driver writes that
+// wall clock unchanged (SQLite, which has no date type, as 'YYYY-MM-DD HH:MM:SS' text
+// its date functions read). And "-- limit :name N" declares a text parameter's length.
+func TestWriterWallClockTimesAndLimits(t *testing.T) {
+	at := time.Date(2027, 1, 5, 10, 30, 0, 0, time.UTC)
+	echo := map[string]string{
+		demo.SQLite:   "SELECT date(:at) AS d, time(:at) AS t",
+		demo.Postgres: "SELECT CAST(CAST(CAST(:at AS TIMESTAMP) AS DATE) AS TEXT) AS d, CAST(CAST(CAST(:at AS TIMESTAMP) AS TIME) AS TEXT) AS t",
+		demo.MySQL:    "SELECT CAST(CAST(:at AS DATE) AS CHAR) AS d, CAST(CAST(:at AS TIME) AS CHAR) AS t",
+		demo.Firebird: "SELECT CAST(CAST(:at AS DATE) AS VARCHAR(20)) AS d, SUBSTRING(CAST(CAST(:at AS TIME) AS VARCHAR(20)) FROM 1 FOR 8) AS t FROM RDB$DATABASE",
+	}
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
+		t.Run(dialect, func(t *testing.T) {
+			db, _, _ := demo.TestDB(t, dialect)
+			dir := writeProfile(t, map[string]string{
+				dialect + ".booking.sql": "-- name: write.echo\n-- limit :note 250\n-- limit :other 9\n" + echo[dialect] + "\n" +
+					"-- name: write.other\n-- limit :note 100\nSELECT 1\n",
+			})
+			p, err := mapping.LoadProfile(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := mapping.NewWriter(db, dialect, p)
+			var d, tm string
+			err = w.Tx(context.Background(), func(tx connectors.MISTx) error {
+				rows, err := tx.Query(context.Background(), "echo", map[string]any{"at": at})
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				if !rows.Next() {
+					return rows.Err()
+				}
+				return rows.Scan(&d, &tm)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d != "2027-01-05" || tm != "10:30:00" {
+				t.Errorf("the MIS read %q %q, want 2027-01-05 10:30:00", d, tm)
+			}
+			l, ok := w.(connectors.MISLimits)
+			if !ok {
+				t.Fatal("the writer reports no limits")
+			}
+			if n := l.MaxLen("note"); n != 100 {
+				t.Errorf("MaxLen(note) = %d, want the smallest declared, 100", n)
+			}
+			if n := l.MaxLen("other"); n != 9 {
+				t.Errorf("MaxLen(other) = %d", n)
+			}
+			if n := l.MaxLen("comment"); n != 0 {
+				t.Errorf("MaxLen(comment) = %d, want 0 (not declared)", n)
+			}
+		})
 	}
 }

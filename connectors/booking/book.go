@@ -6,15 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"medsync/connectors"
 	"medsync/mapping"
 	"medsync/mapping/convert"
 )
-
-// maxExtID is the longest channel booking id taken (the demo MIS's EXT_ID is
-// VARCHAR(64); a statement may declare less, see README.md "Text limits").
-const maxExtID = 64
 
 // Book writes a booking into the MIS. A refusal is returned as *Refusal (use
 // errors.As); any other error means the MIS could not be asked or written and the
@@ -25,7 +22,7 @@ func (b *Booker) Book(ctx context.Context, r Request) (Result, error) {
 	if ok, missing := has(w, required...); !ok {
 		return Result{}, fmt.Errorf("booking %s %s: %w: %v", r.Channel, r.ExtID, ErrUnsupported, missing)
 	}
-	if ref := validate(r); ref != nil {
+	if ref := b.validate(r); ref != nil {
 		return Result{}, b.refused(r, ref)
 	}
 	loc := b.zone(ctx, r.BranchID)
@@ -36,8 +33,19 @@ func (b *Booker) Book(ctx context.Context, r Request) (Result, error) {
 	if ref := b.checkTime(st); ref != nil {
 		return Result{}, b.refused(r, ref)
 	}
-	now := b.o.Now()
-	params := bookParams(r, st, now, r.Comment)
+	branch, ref := b.checkSynced(ctx, r, st)
+	if ref != nil {
+		return Result{}, b.refused(r, ref)
+	}
+	if r.BranchID == "" {
+		r.BranchID = branch
+	}
+	comment, cut := capComment(r.Comment, b.maxLen("comment", defaultMaxComment))
+	if cut {
+		b.log.Warn("booking comment cut to the length the MIS column takes", "channel", r.Channel, "booking", r.ExtID,
+			"characters", utf8.RuneCountInString(r.Comment), "kept", utf8.RuneCountInString(comment))
+	}
+	params := bookParams(r, st, b.o.Now(), comment)
 	res, err := b.write(ctx, w, r, params)
 	if err != nil {
 		var ref *Refusal
@@ -61,12 +69,12 @@ func (b *Booker) refused(r Request, ref *Refusal) error {
 }
 
 // validate checks what needs no clock, zone or MIS.
-func validate(r Request) *Refusal {
-	switch {
+func (b *Booker) validate(r Request) *Refusal {
+	switch maxExt := b.maxLen("ext_id", defaultMaxExtID); {
 	case r.ExtID == "":
 		return refuse(CodeInvalid, "no booking id")
-	case len(r.ExtID) > maxExtID:
-		return refuse(CodeInvalid, "booking id is %d bytes, at most %d are kept", len(r.ExtID), maxExtID)
+	case utf8.RuneCountInString(r.ExtID) > maxExt:
+		return refuse(CodeInvalid, "the booking id has %d characters, the MIS keeps %d", utf8.RuneCountInString(r.ExtID), maxExt)
 	case r.DoctorID == "":
 		return refuse(CodeInvalid, "no doctor")
 	case r.PatientID == "":

@@ -66,6 +66,16 @@ func newMIS(t *testing.T, dialect string) *misFixture {
 			t.Fatal(err)
 		}
 	}
+	// Both doctors work 09:00–18:00 in branch 1 on the days the tests book.
+	for i, day := range []time.Time{time.Date(2027, 12, 15, 0, 0, 0, 0, time.UTC), time.Date(2027, 12, 16, 0, 0, 0, 0, time.UTC)} {
+		for j, doc := range []int{m.doctor, m.hidden} {
+			q := fmt.Sprintf("INSERT INTO DOCTSHIFT (SHIFT_ID, DOCT_ID, FILIAL_ID, WDATE, BEGHOUR, ENDHOUR, ROOM, MODIFYDATE) VALUES (%d, %d, 1, %v, %v, %v, '1', 46000)",
+				800000+i*10+j, doc, convert.ToOLE(convert.FromTime(day)), 9.0/24, 18.0/24)
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
 	m.patient = ints("SELECT PCODE FROM CLIENTS WHERE DELETED = 0 ORDER BY PCODE")[0]
 	m.service = ints("SELECT SERV_ID FROM SERVICES ORDER BY SERV_ID")[0]
 	m.writerOn = func() *host {

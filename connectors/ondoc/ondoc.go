@@ -43,8 +43,9 @@ func init() {
 			mapping.EntityBranch, mapping.EntitySpecialty, mapping.EntityDoctor, mapping.EntityService,
 			mapping.EntitySlot, mapping.EntityAppointment, mapping.EntityPatient,
 		},
-		// Inbound bookings need each branch's time zone.
-		Keeps: []string{mapping.EntityBranch},
+		// Inbound bookings need each branch's time zone, and the synced slots for a
+		// fast schedule check (connectors/booking).
+		Keeps: []string{mapping.EntityBranch, mapping.EntitySlot},
 		Options: []connectors.Option{
 			{Name: "server", Required: true, Help: "ONDOC server base URL («Сервер» in the vendor plugin), e.g. https://mis-api.ondoc.example/v1"},
 			{Name: "token_company", Required: true, Secret: true, Help: "«Access token (старое API)»: the company key"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -382,7 +383,7 @@ func (h *host) Refresh(ctx context.Context, r connectors.RefreshRequest) error {
 }
 func (h *host) Records(ctx context.Context, entity string, fn func(string, json.RawMessage) error) error {
 	if entity != mapping.EntityBranch {
-		return nil
+		return fmt.Errorf("the test host keeps no %s data", entity)
 	}
 	for k, b := range h.branches {
 		data, _ := json.Marshal(b)

@@ -16,11 +16,22 @@ FROM SCHEDULE
 WHERE EXT_ID = :ext_id
 
 -- name: write.book_check
+-- in_schedule: the interval lies inside a shift of the doctor that day, in the booked
+-- branch (any branch when :branch_id is NULL), and does not overlap the shift's break.
 SELECT CASE WHEN d.ENABLED = 1 AND COALESCE(d.HIDEINTALONS, 0) = 0 THEN 1 ELSE 0 END AS doctor_ok,
        (SELECT COUNT(*) FROM CLIENTS c WHERE c.PCODE = :patient_id AND c.DELETED = 0) AS patient_ok,
        (SELECT COUNT(*) FROM SCHEDULE s
          WHERE s.DOCT_ID = d.DOCT_ID AND s.WDATE = :ole_date AND s.DELETED = 0
-           AND s.BHOUR < :ole_end - 0.00001 AND s.EHOUR > :ole_start + 0.00001) AS busy
+           AND s.BHOUR < :ole_end - 0.00001
+           AND s.EHOUR > :ole_start + 0.00001) AS busy,
+       (SELECT COUNT(*) FROM DOCTSHIFT t
+         WHERE t.DOCT_ID = d.DOCT_ID AND t.WDATE = :ole_date
+           AND t.FILIAL_ID = COALESCE(:branch_id, t.FILIAL_ID)
+           AND t.BEGHOUR <= :ole_start + 0.00001
+           AND t.ENDHOUR >= :ole_end - 0.00001
+           AND (t.BREAK_BEG IS NULL OR t.BREAK_END IS NULL
+                OR t.BREAK_END <= :ole_start + 0.00001
+                OR t.BREAK_BEG >= :ole_end - 0.00001)) AS in_schedule
 FROM DOCTORS d
 WHERE d.DOCT_ID = :doctor_id
 

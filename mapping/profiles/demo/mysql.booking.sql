@@ -9,9 +9,15 @@
 SELECT DOCT_ID FROM DOCTORS WHERE DOCT_ID = :doctor_id FOR UPDATE
 
 -- name: write.book_insert
+-- SCHEDULE.COMMENT is VARCHAR(500), EXT_ID VARCHAR(64):
+-- limit :comment 500
+-- limit :ext_id 64
 INSERT INTO SCHEDULE (SCHEDID, PCODE, DOCT_ID, FILIAL_ID, WDATE, BHOUR, EHOUR, STATUS, DELETED,
                       SOURCE, COMMENT, EXT_ID, MODIFYDATE)
-SELECT COALESCE((SELECT MAX(m.SCHEDID) FROM SCHEDULE m), 0) + 1, :patient_id, d.DOCT_ID, COALESCE(:branch_id, d.FILIAL_ID),
+SELECT COALESCE((SELECT MAX(m.SCHEDID) FROM SCHEDULE m), 0) + 1, :patient_id, d.DOCT_ID, COALESCE(:branch_id,
+                (SELECT MIN(t.FILIAL_ID) FROM DOCTSHIFT t WHERE t.DOCT_ID = d.DOCT_ID AND t.WDATE = :ole_date
+                   AND t.BEGHOUR <= :ole_start + 0.00001 AND t.ENDHOUR >= :ole_end - 0.00001),
+                d.FILIAL_ID),
        :ole_date, :ole_start, :ole_end, 0, 0, 2, :comment, :ext_id, :ole_now
 FROM DOCTORS d
 WHERE d.DOCT_ID = :doctor_id

@@ -16,20 +16,36 @@ FROM SCHEDULE
 WHERE EXT_ID = CAST(:ext_id AS VARCHAR(64))
 
 -- name: write.book_check
+-- in_schedule: the interval lies inside a shift of the doctor that day, in the booked
+-- branch (any branch when :branch_id is NULL), and does not overlap the shift's break.
 SELECT CASE WHEN d.ENABLED = 1 AND COALESCE(d.HIDEINTALONS, 0) = 0 THEN 1 ELSE 0 END AS doctor_ok,
        (SELECT COUNT(*) FROM CLIENTS c WHERE c.PCODE = CAST(:patient_id AS INTEGER) AND c.DELETED = 0) AS patient_ok,
        (SELECT COUNT(*) FROM SCHEDULE s
          WHERE s.DOCT_ID = d.DOCT_ID AND s.WDATE = CAST(:ole_date AS DOUBLE PRECISION) AND s.DELETED = 0
            AND s.BHOUR < CAST(:ole_end AS DOUBLE PRECISION) - 0.00001
-           AND s.EHOUR > CAST(:ole_start AS DOUBLE PRECISION) + 0.00001) AS busy
+           AND s.EHOUR > CAST(:ole_start AS DOUBLE PRECISION) + 0.00001) AS busy,
+       (SELECT COUNT(*) FROM DOCTSHIFT t
+         WHERE t.DOCT_ID = d.DOCT_ID AND t.WDATE = CAST(:ole_date AS DOUBLE PRECISION)
+           AND t.FILIAL_ID = COALESCE(CAST(:branch_id AS INTEGER), t.FILIAL_ID)
+           AND t.BEGHOUR <= CAST(:ole_start AS DOUBLE PRECISION) + 0.00001
+           AND t.ENDHOUR >= CAST(:ole_end AS DOUBLE PRECISION) - 0.00001
+           AND (t.BREAK_BEG IS NULL OR t.BREAK_END IS NULL
+                OR t.BREAK_END <= CAST(:ole_start AS DOUBLE PRECISION) + 0.00001
+                OR t.BREAK_BEG >= CAST(:ole_end AS DOUBLE PRECISION) - 0.00001)) AS in_schedule
 FROM DOCTORS d
 WHERE d.DOCT_ID = CAST(:doctor_id AS INTEGER)
 
 -- name: write.book_insert
+-- SCHEDULE.COMMENT is VARCHAR(500), EXT_ID VARCHAR(64):
+-- limit :comment 500
+-- limit :ext_id 64
 INSERT INTO SCHEDULE (SCHEDID, PCODE, DOCT_ID, FILIAL_ID, WDATE, BHOUR, EHOUR, STATUS, DELETED,
                       SOURCE, COMMENT, EXT_ID, MODIFYDATE)
 SELECT COALESCE((SELECT MAX(m.SCHEDID) FROM SCHEDULE m), 0) + 1, CAST(:patient_id AS INTEGER),
-       d.DOCT_ID, COALESCE(CAST(:branch_id AS INTEGER), d.FILIAL_ID), CAST(:ole_date AS DOUBLE PRECISION), CAST(:ole_start AS DOUBLE PRECISION),
+       d.DOCT_ID, COALESCE(CAST(:branch_id AS INTEGER),
+                (SELECT MIN(t.FILIAL_ID) FROM DOCTSHIFT t WHERE t.DOCT_ID = d.DOCT_ID AND t.WDATE = CAST(:ole_date AS DOUBLE PRECISION)
+                   AND t.BEGHOUR <= CAST(:ole_start AS DOUBLE PRECISION) + 0.00001 AND t.ENDHOUR >= CAST(:ole_end AS DOUBLE PRECISION) - 0.00001),
+                d.FILIAL_ID), CAST(:ole_date AS DOUBLE PRECISION), CAST(:ole_start AS DOUBLE PRECISION),
        CAST(:ole_end AS DOUBLE PRECISION), 0, 0, 2, CAST(:comment AS VARCHAR(500)),
        CAST(:ext_id AS VARCHAR(64)), CAST(:ole_now AS DOUBLE PRECISION)
 FROM DOCTORS d
