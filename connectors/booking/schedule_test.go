@@ -126,7 +126,7 @@ func TestBranchAndServiceReachTheInsert(t *testing.T) {
 					t.Fatalf("%s: %v", r.ExtID, err)
 				}
 				var branch, service int
-				if err := f.db.QueryRow("SELECT s.FILIAL_ID, v.SERV_ID FROM SCHEDULE s JOIN SCHEDSERV v ON v.SCHEDID = s.SCHEDID WHERE s.EXT_ID = '" + r.ExtID + "'").Scan(&branch, &service); err != nil {
+				if err := f.db.QueryRow("SELECT s.FILIAL_ID, v.SERV_ID FROM SCHEDULE s JOIN SCHEDSERV v ON v.SCHEDID = s.SCHEDID WHERE s.EXT_ID = '"+r.ExtID+"'").Scan(&branch, &service); err != nil {
 					t.Fatalf("%s: %v", r.ExtID, err)
 				}
 				if branch != f.shiftBranch || service != f.service {
@@ -176,7 +176,11 @@ func TestSyncedStateFastAnswer(t *testing.T) {
 		{"in the break", f.req("f-3", f.at(16*time.Hour+10*time.Minute), 10), CodeOutsideSchedule},
 		{"spanning the break", f.req("f-4", f.at(15*time.Hour+30*time.Minute), 90), CodeOutsideSchedule},
 		{"no synced shift that day", f.req("f-5", f.at(48*time.Hour+15*time.Hour), 30), CodeOutsideSchedule},
-		{"another branch", func() Request { r := f.req("f-6", f.at(14*time.Hour), 30); r.BranchID = fmt.Sprint(f.anotherBranch); return r }(), CodeOutsideSchedule},
+		{"another branch", func() Request {
+			r := f.req("f-6", f.at(14*time.Hour), 30)
+			r.BranchID = fmt.Sprint(f.anotherBranch)
+			return r
+		}(), CodeOutsideSchedule},
 	} {
 		if _, err := b.Book(ctx, c.r); refusalCode(err) != c.code {
 			t.Errorf("%s: %v, want %s", c.name, err, c.code)

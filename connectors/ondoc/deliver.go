@@ -22,10 +22,10 @@ type step struct {
 	err   error                           // decided already (a record that cannot be sent)
 	local func(ctx context.Context) error // bookkeeping only; nil with ep == "" means plain acknowledge
 
-	ep       string // endpoint to send to
-	item     any    // wire item (batch endpoints) or request body (single endpoints)
-	single   bool   // a request of its own, not a batch item
-	ok404    bool   // a 404 answer counts as done (unlink of a patient ONDOC does not know)
+	ep     string // endpoint to send to
+	item   any    // wire item (batch endpoints) or request body (single endpoints)
+	single bool   // a request of its own, not a batch item
+	ok404  bool   // a 404 answer counts as done (unlink of a patient ONDOC does not know)
 	// beforeSend records in the state file, before the request goes out, that the
 	// record may reach ONDOC (DESIGN.md invariant 10): an acknowledgement lost to a
 	// timeout or a kill must not leave the connector thinking ONDOC never saw it.
