@@ -114,10 +114,11 @@ type Engine struct {
 	log     *slog.Logger
 	pollMu  sync.Mutex // polls never overlap
 	wake    map[string]chan struct{}
-	chunk   int         // records per snapshot+outbox transaction while a read goes on
-	lastErr sync.Map    // connector → last delivery error text
-	during  *delivering // set while DeliverDuring runs a poll
-	serving sync.Map    // connector → *serveState (serve.go)
+	chunk   int            // records per snapshot+outbox transaction while a read goes on
+	lastErr sync.Map       // connector → last delivery error text
+	during  *delivering    // set while DeliverDuring runs a poll
+	serving sync.Map       // connector → *serveState (serve.go)
+	refresh refreshCounter // refresh.go: coalesces refreshes after writes to the MIS
 }
 
 // New builds an engine.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -43,4 +44,48 @@ func TestRefreshCommitsTheWrittenRecordsNow(t *testing.T) {
 	f.poll()
 	f.deliver()
 	eq(t, ops(f.rec.events()), []string{"doctor:upsert:1"})
+}
+
+// Refreshes asked for while a poll runs wait for it and are then served by one pass.
+func TestRefreshesCoalesce(t *testing.T) {
+	f := newFixture(t)
+	f.mem.put(doctor("1", "Иванова"), "")
+	reads := 0
+	inPoll, release := make(chan struct{}), make(chan struct{})
+	f.hooks.AfterRead = func(e string) {
+		if e != mapping.EntityAppointment {
+			return
+		}
+		reads++
+		if reads == 1 {
+			close(inPoll)
+			<-release
+		}
+	}
+	done := make(chan struct{})
+	go func() { f.poll(); close(done) }()
+	<-inPoll
+	const n = 5
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- f.eng.Refresh(context.Background(), connectors.RefreshRequest{Reason: fmt.Sprint("booking ", i)})
+		}()
+	}
+	for f.eng.refresh.asked.Load() < n {
+		time.Sleep(time.Millisecond)
+	}
+	f.mem.put(appt("10", f.now.Add(24*time.Hour), mapping.StatusBooked), "") // committed after the poll read appointments
+	close(release)
+	<-done
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := f.eng.refresh.passes.Load(); p != 1 {
+		t.Errorf("%d refresh passes for %d requests during one poll, want 1", p, n)
+	}
+	f.deliver()
+	eq(t, ops(f.rec.events()), []string{"appointment:upsert:10", "doctor:upsert:1"})
 }
