@@ -30,22 +30,31 @@ func (b *Booker) Book(ctx context.Context, r Request) (Result, error) {
 	if !ok {
 		return Result{}, b.refused(r, refuse(CodeInvalid, "%s–%s is not within one day in %s", convert.FormatTime(r.Start), convert.FormatTime(r.End), loc))
 	}
-	if ref := b.checkTime(st); ref != nil {
-		return Result{}, b.refused(r, ref)
-	}
-	branch, ref := b.checkSynced(ctx, r, st)
-	if ref != nil {
-		return Result{}, b.refused(r, ref)
-	}
-	if r.BranchID == "" {
-		r.BranchID = branch
-	}
 	comment, cut := capComment(r.Comment, b.maxLen("comment", defaultMaxComment))
+	params := bookParams(r, st, b.o.Now(), comment)
+	ref := b.checkTime(st)
+	var branch string
+	if ref == nil {
+		branch, ref = b.checkSynced(ctx, r, st)
+	}
+	if ref != nil {
+		// The same booking again (a retry after a lost answer) gets its first answer,
+		// even when its slot is busy now (with itself) or its time has passed.
+		if f, ok, err := b.findExt(ctx, w, params); err != nil {
+			return Result{}, fmt.Errorf("booking %s %s: %w", r.Channel, r.ExtID, err)
+		} else if ok {
+			return Result{AppointmentID: f.id, Existing: true}, nil
+		}
+		return Result{}, b.refused(r, ref)
+	}
+	if r.BranchID == "" && branch != "" {
+		r.BranchID = branch
+		params["branch_id"] = misID(branch)
+	}
 	if cut {
 		b.log.Warn("booking comment cut to the length the MIS column takes", "channel", r.Channel, "booking", r.ExtID,
 			"characters", utf8.RuneCountInString(r.Comment), "kept", utf8.RuneCountInString(comment))
 	}
-	params := bookParams(r, st, b.o.Now(), comment)
 	res, err := b.write(ctx, w, r, params)
 	if err != nil {
 		var ref *Refusal
@@ -233,4 +242,13 @@ func lock(ctx context.Context, tx connectors.MISTx, params map[string]any) error
 		return fmt.Errorf("%s: %w", stmtLock, err)
 	}
 	return rows.Close()
+}
+
+// findExt looks the channel's booking id up in the MIS, in a transaction of its own.
+func (b *Booker) findExt(ctx context.Context, w connectors.MISWriter, params map[string]any) (f found, ok bool, err error) {
+	err = w.Tx(ctx, func(tx connectors.MISTx) error {
+		f, ok, err = find(ctx, tx, stmtFindExt, params)
+		return err
+	})
+	return f, ok, err
 }

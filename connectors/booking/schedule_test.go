@@ -198,6 +198,17 @@ func TestSyncedStateFastAnswer(t *testing.T) {
 	if err := f.db.QueryRow("SELECT FILIAL_ID FROM SCHEDULE WHERE EXT_ID = 'f-7'").Scan(&branch); err != nil || branch != f.shiftBranch {
 		t.Errorf("branch %d %v, want %d", branch, err, f.shiftBranch)
 	}
+	// The refresh made the slots busy (with this very booking); the channel retries
+	// after a lost answer, and later again after the visit's time: the first answer.
+	first, _ := b.Book(ctx, r)
+	f.host.records[mapping.EntitySlot] = f.slotsOf(15*time.Hour, 17*time.Hour, 17*time.Hour+30*time.Minute)
+	if again, err := b.Book(ctx, r); err != nil || !again.Existing || again.AppointmentID != first.AppointmentID {
+		t.Errorf("retry over its own busy slot: %+v %v, want %s again", again, err, first.AppointmentID)
+	}
+	f.now = f.at(18 * time.Hour)
+	if again, err := b.Book(ctx, r); err != nil || !again.Existing || again.AppointmentID != first.AppointmentID {
+		t.Errorf("retry after the visit's time: %+v %v, want %s again", again, err, first.AppointmentID)
+	}
 }
 
 // The canonical parameters every booking statement gets.
