@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	_ "medsync/connectors/file"
 	"medsync/mapping"
+	"medsync/mapping/convert"
 	"medsync/mapping/demo"
 )
 
@@ -190,4 +192,46 @@ func waitFor(t *testing.T, path string, skip int, ok func(fileLine) bool, what s
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("the file connector never got %s", what)
+}
+
+// TestCreateOutsideShift: a slot still offered from the synced state whose shift the
+// MIS no longer has (deleted after the last poll) is refused inside the MIS
+// transaction with OUTSIDE_SCHEDULE; a slot already booked by the registry meanwhile
+// is refused with SLOT_BUSY.
+func TestCreateOutsideShift(t *testing.T) {
+	s := startStack(t, demo.SQLite, "")
+	srv := s.server()
+	doc := s.pickDoctor(t, "Europe/Moscow", 2)
+	slot := doc.slots[0]
+	local := slot.Start.In(doc.zone)
+	day := convert.ToOLE(convert.FromTime(local))
+	res, err := s.app.DB.Exec(`DELETE FROM DOCTSHIFT WHERE DOCT_ID = ? AND WDATE >= ? AND WDATE < ?`, slot.DoctorID, day, day+1)
+	if n, _ := res.RowsAffected(); err != nil || n == 0 {
+		t.Fatalf("deleting the shift: %v (%d rows)", err, n)
+	}
+	session := identify(t, srv, s.patients(t, 1)[0])
+	_, got := srv.call(t, OpCreateAppointment, createReqXML(session, slot.ID))
+	if !strings.Contains(got, "<Status_Code>"+codeOutsideShift+"</Status_Code>") {
+		t.Errorf("slot of a deleted shift: %s", got)
+	}
+	// The registry books another day's slot; ФЭР still offers it until the next poll.
+	var other *mapping.Slot
+	for _, sl := range doc.slots {
+		if sl.Start.In(doc.zone).YearDay() != local.YearDay() {
+			other = sl
+			break
+		}
+	}
+	if other == nil {
+		t.Fatal("no slot on another day")
+	}
+	doctor, _ := strconv.Atoi(other.DoctorID)
+	if _, err := demo.AddAppointment(context.Background(), s.app.DB, demo.SQLite, demo.NewAppointment{DoctorID: doctor, Start: other.Start.In(doc.zone)}); err != nil {
+		t.Fatal(err)
+	}
+	_, taken := srv.call(t, OpCreateAppointment, createReqXML(session, other.ID))
+	if !strings.Contains(taken, "<Status_Code>"+codeSlotTaken+"</Status_Code>") {
+		t.Errorf("slot booked at the registry meanwhile: %s", taken)
+	}
+	validate(t, bodyOf(t, got), bodyOf(t, taken))
 }
