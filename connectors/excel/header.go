@@ -86,6 +86,19 @@ func (p *rowParser) header(o *orgConfig, sheet string, row int, cells []string) 
 		}
 		p.cols[f] = col
 	}
+	used := map[int]field{}
+	for f := field(0); f < nFields; f++ {
+		c := p.cols[f]
+		if c == 0 {
+			continue
+		}
+		if g, dup := used[c]; dup {
+			return refuse(fmt.Sprintf("По настройкам столбец %s листа «%s» — и «%s», и «%s». Исправьте org.%s.col.%s или org.%s.col.%s.",
+				colName(c), sheet, fieldTitles[g], fieldTitles[f], o.Code, fieldKeys[g], o.Code, fieldKeys[f]),
+				"sheet %q: column %s is both %s and %s (org.%s.col.*)", sheet, colName(c), fieldKeys[g], fieldKeys[f], o.Code)
+		}
+		used[c] = f
+	}
 	for f := field(0); f < nFields; f++ {
 		c := p.cols[f]
 		if c == 0 || c > len(titles) || o.Titles[f] != "" {

@@ -51,6 +51,9 @@ func TestLayoutByTitles(t *testing.T) {
 		{1, "4.4", "15.03.1985", "Петрович", "Михаил", "Орлов"},
 	})
 	writeBook(t, filepath.Join(inbox, "b.xlsx"), "Sheet1", [][]any{{"Фамилия", "Имя", "Отчество", "Дата рождения"}, {"Орлов", "Иван", "Петрович", "15.03.1985"}})
+	// Phone given by letter (A) while the title of factors is found in column A: refused.
+	c.cfg.Orgs[0].Cols[fPhone] = 1
+	writeBook(t, filepath.Join(inbox, "c.xlsx"), "Sheet1", [][]any{{"Пункты приказа 29н", "Дата рождения", "ОТЧЕСТВО", "Имя", "Фамилия сотрудника"}, {"4.4", "15.03.1985", "Петрович", "Олег", "Орлов"}})
 	if err := runWait(c, ctx, &testHost{log: c.log, mis: w}); err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +67,10 @@ func TestLayoutByTitles(t *testing.T) {
 	sum := readSheet(t, filepath.Join(inbox, "failed", "b_результат.xlsx"), sheetSummary)
 	if !strings.Contains(sum[8][1], "нет столбца «Фамилия сотрудника»") || !strings.Contains(sum[8][1], "«Фамилия», «Имя»") {
 		t.Errorf("missing title: %q", sum[8][1])
+	}
+	sum = readSheet(t, filepath.Join(inbox, "failed", "c_результат.xlsx"), sheetSummary)
+	if !strings.Contains(sum[8][1], "столбец A листа «Sheet1» — и «Телефон», и «Вредные факторы»") {
+		t.Errorf("a column both given by letter and found by title: %q", sum[8][1])
 	}
 }
 

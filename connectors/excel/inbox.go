@@ -41,14 +41,15 @@ func (c *Connector) pollInbox(ctx context.Context, log *slog.Logger, w connector
 	var names []string
 	for _, e := range entries {
 		n := e.Name()
-		if e.IsDir() {
+		if e.IsDir() && (n == "done" || n == "failed") {
 			continue
 		}
-		if strings.HasPrefix(n, "~$") || strings.HasPrefix(n, ".") {
+		if e.IsDir() || strings.HasPrefix(n, "~$") || strings.HasPrefix(n, ".") {
 			path := filepath.Join(o.Inbox, n)
 			if !c.skipped[path] {
 				c.skipped[path] = true
-				log.Info("inbox file left alone: an Excel owner file or a hidden file", "org", o.Code, "file", path)
+				log.Warn("inbox entry left alone: a folder, an Excel owner file (~$) or a hidden file; staff lists must be files directly in the inbox",
+					"org", o.Code, "entry", path)
 			}
 			continue
 		}

@@ -137,3 +137,42 @@ func TestFactorFallback(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRecognitionSavedByLibreOffice: the registrar fills «Код из справочника» and saves
+// the result workbook in LibreOffice; the copy LibreOffice wrote is applied.
+func TestRecognitionSavedByLibreOffice(t *testing.T) {
+	soffice(t)
+	ctx := context.Background()
+	db, w := misFor(t, demo.SQLite)
+	c, inbox, logs := newTestConnector(t, nil)
+	host := &testHost{log: c.log, mis: w}
+	writeBook(t, filepath.Join(inbox, "list.xlsx"), "Лист1", [][]any{header, {"Иванов", "Иван", "Иванович", "15.03.1985", "", "", "", "", "", "", "шум, 4.2.5"}})
+	if err := runWait(c, ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(filepath.Join(inbox, "done", "list_результат.xlsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.SetCellValue(sheetRecognize, "D2", "4.4")
+	filled := filepath.Join(t.TempDir(), "заполнено.xlsx")
+	if err := f.SaveAs(filled); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	saved := libreOffice(t, "xlsx", t.TempDir(), filled)[0]
+	if err := copyFile(saved, filepath.Join(inbox, "заполнено.xlsx")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runWait(c, ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	var factors string
+	if err := db.QueryRowContext(ctx, `SELECT FACTORS FROM PROFLIST`).Scan(&factors); err != nil {
+		t.Fatal(err)
+	}
+	if factors != "4.2.5, 4.4" {
+		t.Errorf("factors %q after the LibreOffice-saved recognition; done %v failed %v; log:\n%s", factors,
+			listDir(t, filepath.Join(inbox, "done")), listDir(t, filepath.Join(inbox, "failed")), logs)
+	}
+}
