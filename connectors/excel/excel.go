@@ -1,7 +1,9 @@
 // Package excel is medsync's Excel connector. It imports employers' staff lists for
-// periodic check-ups (профосмотр) from an inbox folder per organization into the MIS,
-// through the profile's write.staff_* statements, leaving a Russian result workbook
-// beside each processed file; and on cron schedules it exports workbooks for the
+// periodic check-ups (профосмотр) — .xlsx, .ods or .csv — from an inbox folder per
+// organization into the MIS, through the profile's write.staff_* statements, in a worker
+// beside the poll, leaving a Russian result workbook beside each processed file (with a
+// sheet on which the registrar recognises unknown harmful-factor codes; the workbook
+// dropped back applies them); and on cron schedules it exports workbooks for the
 // registry: tomorrow's call list per branch («обзвон») and the doctors' schedule for the
 // coming week, built from the appointment, patient, doctor, branch and shift events the
 // connector receives.
