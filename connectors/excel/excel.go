@@ -102,9 +102,21 @@ func New(env connectors.Env, values *connectors.Values) (*Connector, error) {
 	return c, nil
 }
 
-// Close stops the import worker (an import in progress is rolled back and its file
-// stays in the inbox) and releases the state file.
+// closeWait is how long Close lets the worker finish the files already queued (so that
+// `medsync once` imports what its poll found) before it stops it.
+const closeWait = 30 * time.Second
+
+// Close lets the import worker finish the queued files for up to closeWait, then stops
+// it (an import still in progress is rolled back and its file stays in the inbox for
+// the next start) and releases the state file.
 func (c *Connector) Close() error {
+	idle := make(chan struct{})
+	go func() { c.wait(); close(idle) }()
+	select {
+	case <-idle:
+	case <-time.After(closeWait):
+		c.log.Warn("stopping with staff-list imports unfinished; their files stay in the inboxes for the next start")
+	}
 	c.stop()
 	<-c.done
 	return c.st.Close()

@@ -504,8 +504,10 @@ func cellText(v any) string {
 }
 
 // fillPatients names the patients of call-list rows the connector has no patient event
-// for, from the engine's synced records; a patient not known at all is named by card
-// id so the registrar can find the card.
+// for, from the engine's synced records when the state store keeps patients (another
+// connector lists them in Keeps; the Excel connector does not, to not make every
+// installation keep all patient records); a patient not known at all is named by code
+// so the registrar can find the card.
 func fillPatients(ctx context.Context, host connectors.Host, rows []callRow) error {
 	missing := map[string][]int{}
 	for i, r := range rows {
@@ -529,9 +531,11 @@ func fillPatients(ctx context.Context, host connectors.Host, rows []callRow) err
 			}
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("call list: patients from the state store: %w", err)
+		if err != nil && ctx.Err() != nil {
+			return err
 		}
+		// Otherwise the store keeps no patient data (no connector lists it in Keeps):
+		// such patients are named by their code below.
 	}
 	for i := range rows {
 		r := &rows[i]

@@ -90,6 +90,12 @@ func (c *Connector) enqueue(j importJob) {
 // worker imports queued files one at a time, each within import_timeout, until Close.
 func (c *Connector) worker() {
 	defer close(c.done)
+	defer func() { // whoever waits for the queue is let go
+		c.mu.Lock()
+		c.queue = nil
+		c.idle.Broadcast()
+		c.mu.Unlock()
+	}()
 	for {
 		c.mu.Lock()
 		for len(c.queue) == 0 {

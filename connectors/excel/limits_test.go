@@ -136,3 +136,20 @@ func TestPollNotHeld(t *testing.T) {
 		t.Error(fmt.Sprint("a timed-out import wrote ", n, " cards"))
 	}
 }
+
+// TestCloseFinishesQueued: Close lets the worker import what a poll queued (medsync
+// once polls, then closes).
+func TestCloseFinishesQueued(t *testing.T) {
+	db, w := misFor(t, demo.SQLite)
+	c, inbox, _ := newTestConnector(t, nil)
+	writeBook(t, filepath.Join(inbox, "a.xlsx"), "Sheet1", [][]any{header, {"Иванов", "Иван", "Иванович", "15.03.1985"}})
+	if err := c.Run(context.Background(), &testHost{log: c.log, mis: w}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := mustCount(t, db, `SELECT COUNT(*) FROM PROFLIST`); n != 1 {
+		t.Errorf("%d rows listed after Close, want 1", n)
+	}
+}
