@@ -13,7 +13,7 @@ import (
 )
 
 func TestWriter(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			db, _, _ := demo.TestDB(t, dialect)

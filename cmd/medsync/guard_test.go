@@ -97,7 +97,7 @@ func (d *demoCLI) events() []event {
 // book over existing visits); `once` says so with exit code 3. Confirming the
 // appointment deletions releases both.
 func TestMassDeleteHoldsTheSlotsItFrees(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) { testMassDeleteHoldsSlots(t, dialect) })
 	}
 }
@@ -184,7 +184,7 @@ func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(
 // (no last name) made `once` exit 0. More than [mis] max_skipped_share of an entity's
 // rows skipped exits 4; max_skipped_share = 1 turns the check off.
 func TestOnceFailsWhenRowsAreSkipped(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			msk, _ := time.LoadLocation("Europe/Moscow")
 			sizes := demo.Sizes{Branches: 1, Doctors: 2, Patients: 40, Appointments: 40, Days: 10, Today: time.Now().In(msk), Seed: 4}

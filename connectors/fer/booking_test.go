@@ -32,7 +32,7 @@ func identify(t *testing.T, srv *server, p patient) string {
 // TestConcurrentCreateOneSlot: fifty patients ask for the same slot at once; exactly one
 // booking is written, the others are told the slot is taken — on each database.
 func TestConcurrentCreateOneSlot(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			s := startStack(t, dialect, "")
 			srv := s.server()

@@ -64,7 +64,7 @@ func unreadableTime(dialect string) any {
 // skipped" log line naming entity, key and column — and keep its snapshot state, so
 // that it is looked up again and sent once it can be read.
 func TestUnreadableVanishedRecordIsNotDeleted(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) { testUnreadableVanished(t, dialect) })
 	}
 }
@@ -131,7 +131,7 @@ func testUnreadableVanished(t *testing.T, dialect string) {
 // the periodic full read finds it, and raises an alert naming entity, count and key
 // that stays in the state store until a full read finds none.
 func TestVersionDriftAlert(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) { testVersionDrift(t, dialect) })
 	}
 }

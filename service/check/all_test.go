@@ -26,7 +26,7 @@ func configFor(driver, dsn, extra string) string {
 // statement and may not meet them; check --all reads every row, counts the skips per
 // entity and problem, and fails when their share is above max_skipped_share.
 func TestCheckAllCountsSkips(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) { testCheckAll(t, dialect) })
 	}
 }

@@ -366,7 +366,7 @@ func TestMISRequestsReadOnlyProfile(t *testing.T) {
 }
 
 func TestFind(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			e := newEnv(t, dialect, nil)
 			e.addPatient(900100, "Ёлкина", "Дарья", "1985-07-08", "+79990001200", "", 1)
