@@ -82,48 +82,13 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 				errs[i] = err
 			}
 		}
-		outs := make([]store.Outcome, 0, len(batch))
-		var pause store.Pause
-		for i, ev := range batch {
-			err := errs[i]
-			switch {
-			case err == nil:
-				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeAcked})
-				res.Delivered++
-				e.o.Observer.Delivered(t.Name, ev.Entity, "ok", 1)
-			case connectors.IsPermanent(err) || (e.o.Backoff.MaxAttempts > 0 && ev.Attempt >= e.o.Backoff.MaxAttempts):
-				reason := e.redact(connectors.Reason(err), ev)
-				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeDead, Reason: reason})
-				res.DeadLettered++
-				e.lastErr.Store(t.Name, reason)
-				e.o.Observer.Delivered(t.Name, ev.Entity, "dead_letter", 1)
-				e.log.Error("event dead-lettered: it will not be retried until replayed (medsync dlq list / replay)",
-					"connector", t.Name, "entity", ev.Entity, "key", ev.Key, "op", ev.Op, "reason", reason)
-			default:
-				if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-					continue // stopping: the event stays queued as it was
-				}
-				delay := backoffDelay(e.o.Backoff, ev.Attempt)
-				reason := e.redact(err.Error(), ev)
-				if ra := e.capPause(connectors.RetryAfter(err)); ra > 0 {
-					delay = max(delay, ra)
-					if until := e.o.Now().Add(ra); until.After(pause.Until) {
-						pause = store.Pause{Until: until, Reason: reason}
-					}
-				}
-				outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeRetry, Next: e.o.Now().Add(delay), Reason: reason})
-				res.Retrying++
-				e.lastErr.Store(t.Name, reason)
-				e.o.Observer.Delivered(t.Name, ev.Entity, "retry", 1)
-				e.log.Warn("delivery failed, will retry", "connector", t.Name, "entity", ev.Entity, "key", ev.Key,
-					"attempt", ev.Attempt, "retry_in", delay.Round(time.Second).String(), "error", reason)
-			}
-		}
+		outs, pause := e.outcomes(ctx, t, batch, errs, &res)
 		// Outcomes are recorded even while stopping, in one transaction per batch.
 		if err := e.o.Store.Record(context.WithoutCancel(ctx), t.Name, outs); err != nil {
 			return res, err
 		}
 		if !pause.Until.IsZero() {
+			// The rest of the queue waits with the event the peer refused for now.
 			if err := e.o.Store.SetPause(context.WithoutCancel(ctx), t.Name, pause); err != nil {
 				return res, err
 			}
@@ -137,6 +102,51 @@ func (e *Engine) DeliverDue(ctx context.Context, t *Target) (res DeliverResult, 
 		}
 	}
 	return res, ctx.Err()
+}
+
+// outcomes turns a batch's delivery errors into what the outbox records: acknowledged,
+// dead-lettered (permanent, or out of attempts) or retried after a backoff — at the
+// earliest when the peer's Retry-After says, which also pauses the whole queue
+// (the returned Pause; zero when no event carried one). Every error text is redacted
+// before it is stored. Events interrupted by stopping stay queued untouched.
+func (e *Engine) outcomes(ctx context.Context, t *Target, batch []connectors.Event, errs []error, res *DeliverResult) ([]store.Outcome, store.Pause) {
+	outs := make([]store.Outcome, 0, len(batch))
+	var pause store.Pause
+	for i, ev := range batch {
+		err := errs[i]
+		switch {
+		case err == nil:
+			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeAcked})
+			res.Delivered++
+			e.o.Observer.Delivered(t.Name, ev.Entity, "ok", 1)
+		case connectors.IsPermanent(err) || (e.o.Backoff.MaxAttempts > 0 && ev.Attempt >= e.o.Backoff.MaxAttempts):
+			reason := e.redact(connectors.Reason(err), ev)
+			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeDead, Reason: reason})
+			res.DeadLettered++
+			e.lastErr.Store(t.Name, reason)
+			e.o.Observer.Delivered(t.Name, ev.Entity, "dead_letter", 1)
+			e.log.Error("event dead-lettered: it will not be retried until replayed (medsync dlq list / replay)",
+				"connector", t.Name, "entity", ev.Entity, "key", ev.Key, "op", ev.Op, "reason", reason)
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			// stopping: the event stays queued as it was
+		default:
+			delay := backoffDelay(e.o.Backoff, ev.Attempt)
+			reason := e.redact(err.Error(), ev)
+			if ra := e.capPause(connectors.RetryAfter(err)); ra > 0 {
+				delay = max(delay, ra)
+				if until := e.o.Now().Add(ra); until.After(pause.Until) {
+					pause = store.Pause{Until: until, Reason: reason}
+				}
+			}
+			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeRetry, Next: e.o.Now().Add(delay), Reason: reason})
+			res.Retrying++
+			e.lastErr.Store(t.Name, reason)
+			e.o.Observer.Delivered(t.Name, ev.Entity, "retry", 1)
+			e.log.Warn("delivery failed, will retry", "connector", t.Name, "entity", ev.Entity, "key", ev.Key,
+				"attempt", ev.Attempt, "retry_in", delay.Round(time.Second).String(), "error", reason)
+		}
+	}
+	return outs, pause
 }
 
 // redact is the text of a delivery error as it is stored and shown: secrets, link
