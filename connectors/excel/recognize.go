@@ -121,12 +121,18 @@ func applyFixes(pending []pendingFactors, fixes map[string][]string) (changed, a
 				still = append(still, u)
 				continue
 			}
-			did = true
+			added := append([]string(nil), p.Factors...)
 			for _, code := range codes {
-				if !contains(p.Factors, code) {
-					p.Factors = append(p.Factors, code)
+				if !contains(added, code) {
+					added = append(added, code)
 				}
 			}
+			if len(strings.Join(added, ", ")) > maxFactors {
+				still = append(still, u) // would not fit the list's column: left for the MIS by hand
+				continue
+			}
+			did = true
+			p.Factors = added
 		}
 		p.Unknown = still
 		if did {
