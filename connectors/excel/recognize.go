@@ -80,8 +80,12 @@ func (c *Connector) applyRecognition(ctx context.Context, log *slog.Logger, w co
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			log.Warn("MIS transaction failed; the corrections are tried again next round", "statement", stmtListFactors, "err", err)
-			return nil
+			hash, herr := hashFile(path)
+			if herr != nil {
+				log.Warn("cannot read file; next round", "err", herr)
+				return nil
+			}
+			return c.misFailed(log, o, path, hash, info, nil, fmt.Errorf("%s: %w", stmtListFactors, err))
 		}
 	}
 	if !canUpdate {
