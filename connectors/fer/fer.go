@@ -130,16 +130,7 @@ func (c *Conn) serveOn(ctx context.Context, host connectors.Host, ln net.Listene
 	c.hostV, c.bound = host, ln.Addr().String()
 	c.bookerV = booking.New(host, booking.Options{CutOff: c.set.bookingCutoff, Now: c.now, Logger: c.log})
 	c.mu.Unlock()
-	if err := c.ix.load(ctx, host); err != nil {
-		c.mu.Lock()
-		c.loadErr = err.Error()
-		c.mu.Unlock()
-		c.log.Error("ФЭР: the synced state cannot be read; answering with errors until the next delivery", "error", err)
-	} else {
-		c.mu.Lock()
-		c.loadErr, c.loadedAt = "", time.Now()
-		c.mu.Unlock()
-	}
+	go c.loadState(ctx, host)
 	srv := &http.Server{
 		Handler:           c,
 		ReadHeaderTimeout: c.set.readHeader,
@@ -173,6 +164,33 @@ func (c *Conn) serveOn(ctx context.Context, host connectors.Host, ln net.Listene
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	return nil
+}
+
+// loadRetry is the pause before the synced state is read again after a failure.
+var loadRetry = 30 * time.Second
+
+// loadState reads the synced state into the index, again every loadRetry until it
+// succeeds; meanwhile the listener is unhealthy and answers from delivered events.
+func (c *Conn) loadState(ctx context.Context, host connectors.Host) {
+	for {
+		err := c.ix.load(ctx, host)
+		c.mu.Lock()
+		if err != nil {
+			c.loadErr = err.Error()
+		} else {
+			c.loadErr, c.loadedAt = "", time.Now()
+		}
+		c.mu.Unlock()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		c.log.Error("ФЭР: the synced state cannot be read; trying again", "error", err, "retry_in", loadRetry.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(loadRetry):
+		}
+	}
 }
 
 func (c *Conn) setServing(v bool) {

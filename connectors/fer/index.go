@@ -39,6 +39,9 @@ type index struct {
 
 	dirty bool // reference data changed: derived views are rebuilt on next read
 	view  *refView
+
+	loading bool               // load runs: delivered events are also kept in pending
+	pending []connectors.Event // applied again on top of what load read
 }
 
 // refView is what the reference data implies for ФЭР: the departments with an OID and
@@ -85,6 +88,14 @@ func (ix *index) reset() {
 
 // load reads every kept record from the state store, replacing what the index holds.
 func (ix *index) load(ctx context.Context, host connectors.Host) error {
+	ix.mu.Lock()
+	ix.loading, ix.pending = true, nil
+	ix.mu.Unlock()
+	defer func() {
+		ix.mu.Lock()
+		ix.loading, ix.pending = false, nil
+		ix.mu.Unlock()
+	}()
 	fresh := newIndex(ix.codes)
 	for _, ent := range entities {
 		err := host.Records(ctx, ent, func(key string, data json.RawMessage) error {
@@ -97,32 +108,33 @@ func (ix *index) load(ctx context.Context, host connectors.Host) error {
 			return fmt.Errorf("reading synced %s records: %w", ent, err)
 		}
 	}
-	for _, list := range fresh.byDoctor {
-		sortSlots(list)
-	}
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.branches, ix.specs, ix.doctors, ix.services = fresh.branches, fresh.specs, fresh.doctors, fresh.services
 	ix.slots, ix.byDoctor, ix.appts = fresh.slots, fresh.byDoctor, fresh.appts
+	// Events delivered while the store was read may be newer than what was read: apply
+	// them again, in their order (an older one is followed by the newer one anyway).
+	for _, ev := range ix.pending {
+		_ = ix.applyEvent(ev)
+	}
 	ix.dirty, ix.loaded = true, true
 	return nil
-}
-
-func sortSlots(list []*mapping.Slot) {
-	sort.Slice(list, func(i, j int) bool { return list[i].Start.Before(list[j].Start) })
 }
 
 // Apply applies one delivered event under the lock.
 func (ix *index) Apply(ev connectors.Event) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	err := ix.apply(ev.Entity, ev.Op, ev.Key, ev.Data)
-	if err == nil && ev.Entity == mapping.EntitySlot && ev.Op == connectors.OpUpsert {
-		// apply appends new slots in order only while loading; keep the doctor's list sorted.
-		s := ix.slots[ev.Key]
-		sortSlots(ix.byDoctor[s.DoctorID])
+	err := ix.applyEvent(ev)
+	if err == nil && ix.loading {
+		ix.pending = append(ix.pending, ev)
 	}
 	return err
+}
+
+// applyEvent applies ev; the caller holds the lock.
+func (ix *index) applyEvent(ev connectors.Event) error {
+	return ix.apply(ev.Entity, ev.Op, ev.Key, ev.Data)
 }
 
 // apply changes one record; the caller holds the lock (or owns the index).
@@ -181,7 +193,12 @@ func (ix *index) applySlot(key string, data json.RawMessage, del bool) error {
 		return fmt.Errorf("slot %s: %w", key, err)
 	}
 	ix.slots[key] = s
-	ix.byDoctor[s.DoctorID] = append(ix.byDoctor[s.DoctorID], s)
+	list := ix.byDoctor[s.DoctorID]
+	i := sort.Search(len(list), func(i int) bool { return !list[i].Start.Before(s.Start) })
+	list = append(list, nil)
+	copy(list[i+1:], list[i:])
+	list[i] = s
+	ix.byDoctor[s.DoctorID] = list
 	return nil
 }
 

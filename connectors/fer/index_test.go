@@ -3,7 +3,10 @@ package fer
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,4 +152,125 @@ func TestCancelRules(t *testing.T) {
 		answers = append(answers, bodyOf(t, got))
 	}
 	validate(t, answers...)
+}
+
+// failingHost fails Records a number of times before it answers.
+type failingHost struct {
+	*testHost
+	mu    sync.Mutex
+	fails int
+}
+
+func (h *failingHost) Records(ctx context.Context, entity string, fn func(string, json.RawMessage) error) error {
+	h.mu.Lock()
+	if h.fails > 0 {
+		h.fails--
+		h.mu.Unlock()
+		return errors.New("state store busy")
+	}
+	h.mu.Unlock()
+	return h.testHost.Records(ctx, entity, fn)
+}
+
+// TestStateLoadRetried: when the synced state cannot be read at start, the listener is
+// unhealthy and says why, and the state is read again until it succeeds.
+func TestStateLoadRetried(t *testing.T) {
+	old := loadRetry
+	loadRetry = 20 * time.Millisecond
+	defer func() { loadRetry = old }()
+	th := newTestHost(t)
+	th.put(clinic()...)
+	h := &failingHost{testHost: th, fails: 3}
+	conn, err := New(testEnv(t), testValues(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conn.(*Conn)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.serveOn(ctx, h, ln) }()
+	defer func() { cancel(); <-done }()
+	sawProblem := false
+	for i := 0; i < 500 && !c.Listening()[0].Healthy; i++ {
+		if l := c.Listening()[0]; len(l.Problems) > 0 && strings.Contains(l.Problems[0], "state store busy") {
+			sawProblem = true
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if l := c.Listening()[0]; !l.Healthy || !strings.Contains(l.Detail, "врачей: 2") {
+		t.Fatalf("after the retries: %+v", l)
+	}
+	if !sawProblem {
+		t.Error("the failed read was never shown")
+	}
+}
+
+// gateHost holds Records of slots until release is closed, having read them already.
+type gateHost struct {
+	*testHost
+	reading chan struct{}
+	release chan struct{}
+}
+
+func (h *gateHost) Records(ctx context.Context, entity string, fn func(string, json.RawMessage) error) error {
+	if entity != mapping.EntitySlot {
+		return h.testHost.Records(ctx, entity, fn)
+	}
+	var keys []string
+	var data []json.RawMessage
+	_ = h.testHost.Records(ctx, entity, func(k string, d json.RawMessage) error {
+		keys, data = append(keys, k), append(data, d)
+		return nil
+	})
+	close(h.reading)
+	<-h.release
+	for i := range keys {
+		if err := fn(keys[i], data[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestEventDuringLoadKept: a slot delivered as busy while the synced state is being
+// read (and read as free) stays busy once the read is done.
+func TestEventDuringLoadKept(t *testing.T) {
+	th := newTestHost(t)
+	th.put(clinic()...)
+	h := &gateHost{testHost: th, reading: make(chan struct{}), release: make(chan struct{})}
+	conn, err := New(testEnv(t), testValues(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conn.(*Conn)
+	loaded := make(chan error, 1)
+	go func() { loaded <- c.ix.load(context.Background(), h) }()
+	<-h.reading
+	start := time.Date(2026, 12, 2, 9, 0, 0, 0, moscow)
+	busy := &mapping.Slot{ID: mapping.SlotID("10", start), DoctorID: "10", BranchID: "1", ShiftID: "s2", Start: start, End: start.Add(30 * time.Minute)}
+	if errs := c.Deliver(context.Background(), []connectors.Event{event(connectors.OpUpsert, busy)}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	close(h.release)
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	c.ix.mu.RLock()
+	defer c.ix.mu.RUnlock()
+	if s := c.ix.slots[busy.ID]; s == nil || s.Free {
+		t.Errorf("slot after the load: %+v, want busy", s)
+	}
+	n := 0
+	for _, s := range c.ix.byDoctor["10"] {
+		if s.ID == busy.ID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the slot is %d times in the doctor's list", n)
+	}
 }
