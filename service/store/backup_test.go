@@ -254,3 +254,26 @@ func TestScheduledBackup(t *testing.T) {
 		t.Fatalf("backup_every = 0 made %+v", list)
 	}
 }
+
+// TestNoBlindRebuild: a deleted store with backups left is not rebuilt from nothing:
+// opening says to restore; the restore then works.
+func TestNoBlindRebuild(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openWith(t, dir, BackupOptions{})
+	if _, err := s.Backup(ctx, "manual"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(filepath.Join(dir, FileName) + suffix)
+	}
+	_, err := Open(ctx, dir)
+	if err == nil || !strings.Contains(err.Error(), "is missing, but 1 backups") || !strings.Contains(err.Error(), "medsync state restore") {
+		t.Fatalf("open of a deleted store with backups: %v", err)
+	}
+	if _, err := Restore(ctx, dir, BackupOptions{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	openWith(t, dir, BackupOptions{}).Close()
+}

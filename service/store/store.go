@@ -120,12 +120,33 @@ func OpenWith(ctx context.Context, dir string, o Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	bo := o.Backup.withDefaults(dir)
+	if err := refuseBlindRebuild(path, bo); err != nil {
+		lock.Release()
+		return nil, err
+	}
 	db, err := openSQLite(ctx, path, migrations, bo)
 	if err != nil {
 		lock.Release()
 		return nil, err
 	}
 	return &Store{db: db, path: path, lock: lock, backup: bo}, nil
+}
+
+// refuseBlindRebuild stops a start with no state store while backups of it exist:
+// someone deleted the store (a rebuild from nothing re-sends everything and loses the
+// deletions made meanwhile), where a restore would resume from the newest backup.
+func refuseBlindRebuild(path string, bo BackupOptions) error {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	list, err := listBackups(path, bo.Dir)
+	if err != nil || len(list) == 0 {
+		return nil
+	}
+	return fmt.Errorf("state store: %s is missing, but %d backups of it are in %s (newest %s). "+
+		"Run `medsync state restore` to resume from the newest one. Starting from nothing instead re-sends everything and "+
+		"loses the deletions made in the MIS meanwhile; if that is really wanted, move the backups out of %s first (service/README.md, «What a restore and a rebuild lose»)",
+		path, len(list), bo.Dir, filepath.Base(list[len(list)-1].Path), bo.Dir)
 }
 
 // ErrNoStore is wrapped by OpenReadOnly's error when the state store does not exist.
