@@ -10,6 +10,7 @@ import (
 
 	"medsync/connectors/nats/natstest"
 	"medsync/mapping/demo"
+	"medsync/service/app/apptest"
 )
 
 // TestMedsyncOnce is not a test of its own: BenchmarkFirstPoll runs the test binary
@@ -20,7 +21,7 @@ func TestMedsyncOnce(t *testing.T) {
 	if cfgPath == "" {
 		t.Skip("helper process for BenchmarkFirstPoll")
 	}
-	a := openApp(t, cfgPath)
+	a := apptest.Open(t, cfgPath)
 	defer a.Close()
 	r, err := a.Once(context.Background())
 	if err != nil {
@@ -93,7 +94,7 @@ func setWindow(t testing.TB, cfgPath string) {
 // delivered counts the records a finished first poll delivered (one event each).
 func delivered(t testing.TB, cfgPath string) int {
 	t.Helper()
-	a := openApp(t, cfgPath)
+	a := apptest.Open(t, cfgPath)
 	defer a.Close()
 	n := 0
 	for _, e := range []string{"branch", "specialty", "doctor", "service", "patient", "shift", "appointment"} {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -27,7 +26,7 @@ import (
 	"medsync/connectors/nats/natstest"
 	"medsync/mapping/demo"
 	"medsync/service/app"
-	"medsync/service/config"
+	"medsync/service/app/apptest"
 )
 
 func moscow() *time.Location {
@@ -83,66 +82,6 @@ func natsSection(url, stream, prefix, clinic string, batch int) string {
 
 const fileSection = "[connector.file]\npath = out/events.jsonl\nfsync = false\nbatch_size = 1000\n\n"
 
-func openApp(t testing.TB, cfgPath string) *app.App {
-	t.Helper()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(context.Background(), cfg, quiet, app.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-// drain runs `once` until nothing is queued for any connector (retries included).
-func drain(t testing.TB, cfgPath string) {
-	t.Helper()
-	a := openApp(t, cfgPath)
-	defer a.Close()
-	ctx := context.Background()
-	names := make([]string, 0, len(a.Targets))
-	for _, tg := range a.Targets {
-		names = append(names, tg.Name)
-	}
-	for i := 0; ; i++ {
-		if _, err := a.Once(ctx); err != nil {
-			t.Fatal(err)
-		}
-		qs, err := a.Store.Queues(ctx, names)
-		if err != nil {
-			t.Fatal(err)
-		}
-		queued := 0
-		for _, q := range qs {
-			if q.DeadLetters > 0 {
-				t.Fatalf("connector %s dead-lettered events: %s", q.Connector, q.LastError)
-			}
-			queued += q.Queued
-		}
-		if queued == 0 {
-			return
-		}
-		if i == 100 {
-			t.Fatalf("events still queued after 100 rounds: %+v", qs)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// queued counts the events a (stopped) medsync still has to deliver.
-func queued(t testing.TB, cfgPath string) int {
-	t.Helper()
-	a := openApp(t, cfgPath)
-	defer a.Close()
-	qs, err := a.Store.Queues(context.Background(), []string{"nats"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return qs[0].Queued
-}
-
 // fileState replays the file connector's output of a config into a state for clinic.
 func fileState(t testing.TB, dir, clinic string) state {
 	t.Helper()
@@ -177,7 +116,7 @@ func fileState(t testing.TB, dir, clinic string) state {
 func freshRead(t testing.TB, dsn, clinic string) state {
 	t.Helper()
 	dir := t.TempDir()
-	drain(t, writeConfig(t, dir, dsn, fileSection))
+	apptest.Drain(t, writeConfig(t, dir, dsn, fileSection), 100)
 	return fileState(t, dir, clinic)
 }
 
@@ -210,19 +149,7 @@ func onceOnStream(t testing.TB, js jetstream.JetStream, stream string) int {
 // TestMedsyncChild is not a test of its own: TestKillStorm runs the test binary again
 // with MEDSYNC_NATS_CHILD set to a config path, and this process polls and delivers in
 // a loop until it is killed.
-func TestMedsyncChild(t *testing.T) {
-	cfgPath := os.Getenv("MEDSYNC_NATS_CHILD")
-	if cfgPath == "" {
-		t.Skip("helper process for TestKillStorm")
-	}
-	a := openApp(t, cfgPath)
-	for {
-		if _, err := a.Once(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func TestMedsyncChild(t *testing.T) { apptest.ChildLoop(t, "MEDSYNC_NATS_CHILD") }
 
 func streamCount(t testing.TB, js jetstream.JetStream, stream string) uint64 {
 	t.Helper()
@@ -291,11 +218,7 @@ func TestKillStorm(t *testing.T) {
 	midway := 0
 	for round := range 8 {
 		before := streamCount(t, js, stream)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMedsyncChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "MEDSYNC_NATS_CHILD="+cfgPath)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		child := apptest.Start(t, "TestMedsyncChild", "MEDSYNC_NATS_CHILD", cfgPath)
 		if round%2 == 0 {
 			// Kill while this round is being published: once the stream has grown.
 			for deadline := time.Now().Add(time.Minute); streamCount(t, js, stream) == before && time.Now().Before(deadline); {
@@ -305,11 +228,8 @@ func TestKillStorm(t *testing.T) {
 		} else { // anywhere: reading the MIS, committing, publishing, idle
 			time.Sleep(time.Duration(150+r.IntN(1200)) * time.Millisecond)
 		}
-		if err := cmd.Process.Kill(); err != nil {
-			t.Fatalf("round %d: kill: %v", round, err)
-		}
-		_ = cmd.Wait()
-		if streamCount(t, js, stream) > 0 && queued(t, cfgPath) > 0 {
+		child.Kill(t)
+		if streamCount(t, js, stream) > 0 && apptest.Queued(t, cfgPath)["nats"] > 0 {
 			midway++
 		}
 		mutate(t, db, r, ids, cancelled)
@@ -317,7 +237,7 @@ func TestKillStorm(t *testing.T) {
 	if midway == 0 {
 		t.Fatal("no kill hit a delivery in progress: the storm tested nothing")
 	}
-	drain(t, cfgPath)
+	apptest.Drain(t, cfgPath, 100)
 	total := onceOnStream(t, js, stream)
 	t.Logf("%d of 8 kills hit a delivery in progress; %d messages on the stream", midway, total)
 	sameState(t, "after the kill storm", rebuild(t, nil, js, stream, "hub"), freshRead(t, dsn, "c1"))
@@ -341,7 +261,7 @@ func TestClinicsIntoOneStream(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for _, c := range cfgs {
-		wg.Go(func() { drain(t, c) })
+		wg.Go(func() { apptest.Drain(t, c, 100) })
 	}
 	wg.Wait()
 	for i, clinic := range []string{"c1", "c2", "c3"} {
@@ -366,7 +286,7 @@ func TestBrokerRestart(t *testing.T) {
 	cfgPath := writeConfig(t, t.TempDir(), dsn, natsSection(srv.URL(), stream, prefix, "c1", 25))
 	js := natstest.JetStream(t, srv.URL())
 
-	a := openApp(t, cfgPath)
+	a := apptest.Open(t, cfgPath)
 	done := make(chan *app.OnceResult, 1)
 	go func() {
 		r, err := a.Once(context.Background())
@@ -388,7 +308,7 @@ func TestBrokerRestart(t *testing.T) {
 	if d := r.Delivered["nats"]; d.Retrying == 0 {
 		t.Fatalf("the restart did not hit the delivery round (%+v): the test tested nothing", d)
 	}
-	drain(t, cfgPath)
+	apptest.Drain(t, cfgPath, 100)
 	js = natstest.JetStream(t, srv.URL())
 	onceOnStream(t, js, stream)
 	sameState(t, "after the broker restart", rebuild(t, nil, js, stream, "hub"), freshRead(t, dsn, "c1"))

@@ -21,8 +21,7 @@ import (
 // Quiet is a logger that drops everything.
 var Quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// Open loads the config at cfgPath and opens an App on it; it is closed when the test ends
-// unless the caller closes it first.
+// Open loads the config at cfgPath and opens an App on it; the caller closes it.
 func Open(t testing.TB, cfgPath string) *app.App {
 	t.Helper()
 	cfg, err := config.Load(cfgPath)
