@@ -267,43 +267,55 @@ func (ix *index) derive() *refView {
 		v.byOID[oid] = mo
 		v.byMOID[b.ID] = mo
 	}
+	// Doctors left out for the same reason make one line (one code to set, say).
+	var reasons []string
+	who := map[string][]string{}
 	for _, id := range sortedKeys(ix.doctors) {
 		d := ix.doctors[id]
-		if dv, problem := ix.doctorView(v, d); problem != "" {
-			v.problems = append(v.problems, problem)
+		if dv, reason := ix.doctorView(v, d); reason != "" {
+			if who[reason] == nil {
+				reasons = append(reasons, reason)
+			}
+			who[reason] = append(who[reason], fmt.Sprintf("%s (%s)", d.ID, strings.TrimSpace(d.LastName+" "+d.FirstName+" "+d.MiddleName)))
 		} else if dv != nil {
 			v.docs = append(v.docs, dv)
 			v.bySNILS[dv.snils] = dv
 		}
 	}
+	for _, r := range reasons {
+		verb := "не предлагаются врачи"
+		if len(who[r]) == 1 {
+			verb = "не предлагается врач"
+		}
+		v.problems = append(v.problems, fmt.Sprintf("%s: %s %s", r, verb, strings.Join(who[r], ", ")))
+	}
 	return v
 }
 
-// doctorView is a doctor as ФЭР sees it, or a problem saying why the doctor is left
-// out (nil, "" for a doctor closed to online booking: that is the clinic's choice).
+// doctorView is a doctor as ФЭР sees it, or the reason the doctor is left out (nil, ""
+// for a doctor closed to online booking: that is the clinic's choice).
 func (ix *index) doctorView(v *refView, d *mapping.Doctor) (*docView, string) {
-	name := strings.TrimSpace(d.LastName + " " + d.FirstName + " " + d.MiddleName)
 	if !d.OnlineBooking {
 		return nil, ""
 	}
 	snils, err := convert.SNILS(d.SNILS)
 	if err != nil || snils == "" {
-		return nil, fmt.Sprintf("врач %s (%s) не предлагается: нет действительного СНИЛС", d.ID, name)
+		return nil, "нет действительного СНИЛС в МИС"
 	}
 	mo := v.byMOID[d.BranchID]
 	if mo == nil {
 		return nil, ""
 	}
 	if other := v.bySNILS[snils]; other != nil {
-		return nil, fmt.Sprintf("врач %s (%s) не предлагается: тот же СНИЛС, что у врача %s", d.ID, name, other.doc.ID)
+		return nil, fmt.Sprintf("тот же СНИЛС, что у врача %s", other.doc.ID)
 	}
 	spec, err := ix.codes.specialty(d.SpecialtyID, ix.specs[d.SpecialtyID])
 	if err != nil {
-		return nil, fmt.Sprintf("врач %s (%s) не предлагается: %v", d.ID, name, err)
+		return nil, err.Error()
 	}
 	post, err := ix.codes.post(d.SpecialtyID)
 	if err != nil {
-		return nil, fmt.Sprintf("врач %s (%s) не предлагается: %v", d.ID, name, err)
+		return nil, err.Error()
 	}
 	return &docView{doc: d, mo: mo, snils: snils, post: post, specialty: spec}, ""
 }

@@ -80,16 +80,17 @@ func TestDeliveredChangesReachTheSchedule(t *testing.T) {
 func TestProblemsReported(t *testing.T) {
 	h := newTestHost(t)
 	h.put(clinic()...)
+	h.put(&mapping.Doctor{ID: "14", BranchID: "1", SpecialtyID: "1", LastName: "Орлова", FirstName: "Анна", SNILS: "112-233-445 00", OnlineBooking: true})
 	s := startServer(t, h, nil)
 	l := s.c.Listening()[0]
 	all := strings.Join(l.Problems, "\n")
-	for _, want := range []string{"врач 12 (Сидоров Иван) не предлагается: нет действительного СНИЛС", "задайте specialty.3", "филиал 3 «Клиника на Тверской» не предлагается: нет OID ФРМО"} {
+	for _, want := range []string{"нет действительного СНИЛС в МИС: не предлагаются врачи 12 (Сидоров Иван), 14 (Орлова Анна)", "(задайте specialty.3): не предлагается врач 13 (Кузнецов Пётр)", "филиал 3 «Клиника на Тверской» не предлагается: нет OID ФРМО"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problems lack %q:\n%s", want, all)
 		}
 	}
 	s2 := startServer(t, h, map[string]string{"specialty.3": "99"})
-	if p := strings.Join(s2.c.Listening()[0].Problems, "\n"); !strings.Contains(p, "врач 13 (Кузнецов Пётр) не предлагается: для специальности 3 не задан код должности ФРМР (задайте post.3)") {
+	if p := strings.Join(s2.c.Listening()[0].Problems, "\n"); !strings.Contains(p, "для специальности 3 не задан код должности ФРМР (задайте post.3): не предлагается врач 13 (Кузнецов Пётр)") {
 		t.Errorf("unmapped position not reported:\n%s", p)
 	}
 	if !l.Healthy || !l.Serving || !strings.Contains(l.Detail, "врачей: 2") {
