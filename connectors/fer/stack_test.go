@@ -385,3 +385,50 @@ func TestSampleConf(t *testing.T) {
 	}
 	t.Fatal("sample.conf enables no fer section")
 }
+
+// TestAddedToASyncingInstallation: the service enabled on an installation that has
+// been syncing without it gets the current records once — and keeps them in the state
+// store, so that after a restart (no change in the MIS, so no events) it still offers
+// the schedule.
+func TestAddedToASyncingInstallation(t *testing.T) {
+	_, driver, dsn, _ := demo.TestMIS(t, demo.SQLite, demoSizes())
+	dir := t.TempDir()
+	base := fmt.Sprintf("[service]\ninterval = 60\nstate_dir = state\ntimezone = Europe/Moscow\n\n[mis]\ndriver = %s\ndsn = %s\nprofile = demo\ndays_back = 1\ndays_ahead = 14\n\n[connector.file]\npath = out/events.jsonl\nfsync = false\n", driver, dsn)
+	addr := freePort(t)
+	withFER := base + fmt.Sprintf("\n[connector.fer]\nlisten = %s\nallow = 127.0.0.1\nbasic_user = %s\nbasic_password = %s\npost.1 = 101\npost.2 = 102\npost.3 = 103\n", addr, testUser, testPassword)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	once := func(text string) {
+		t.Helper()
+		a, err := app.Open(context.Background(), config.WriteForTest(t, dir, text), log, app.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		if _, err := a.Once(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	once(base)    // syncing without ФЭР
+	once(withFER) // ФЭР added: the current records once
+	a, err := app.Open(context.Background(), config.WriteForTest(t, dir, withFER), log, app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	var fer *Conn
+	for _, tg := range a.Targets {
+		if c, ok := tg.Conn.(*Conn); ok {
+			fer = c
+		}
+	}
+	for i := 0; i < 500 && !fer.Listening()[0].Healthy; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l := fer.Listening()[0]; !l.Healthy || strings.Contains(l.Detail, "слотов: 0") || strings.Contains(l.Detail, "врачей: 0") {
+		t.Errorf("after a restart the service offers nothing: %+v", l)
+	}
+}

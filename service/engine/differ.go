@@ -728,6 +728,9 @@ func (e *Engine) addUpserts(c *store.Change, entity string, at time.Time, change
 	}
 	for _, p := range backfills {
 		e.enqueueTo(c, backfill, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)
+		if c.KeepData { // a new target may keep data the records table does not have yet
+			c.Kept = append(c.Kept, store.Put{Key: p.key, Data: p.data})
+		}
 	}
 }
 

@@ -34,7 +34,11 @@ type Change struct {
 	Puts     []Put
 	Removes  []string // keys dropped from the snapshot (deleted, or left the window)
 	KeepData bool     // maintain the records table for this entity
-	Events   []OutEvent
+	// Kept are the data of unchanged records written to the records table only (with
+	// KeepData): a connector that keeps data, added to an installation that has been
+	// syncing, needs them although the snapshot already has them.
+	Kept   []Put
+	Events []OutEvent
 	// Held replaces the entity's held deletions (the guard's alert); nil leaves them.
 	Held    []string
 	HeldSet bool
@@ -47,7 +51,7 @@ type Change struct {
 
 // Empty reports whether the change would write nothing.
 func (c *Change) Empty() bool {
-	return len(c.Puts) == 0 && len(c.Removes) == 0 && len(c.Events) == 0 && !c.HeldSet && len(c.Released) == 0 && len(c.Meta) == 0
+	return len(c.Puts) == 0 && len(c.Kept) == 0 && len(c.Removes) == 0 && len(c.Events) == 0 && !c.HeldSet && len(c.Released) == 0 && len(c.Meta) == 0
 }
 
 // Commit applies a change atomically: snapshot and outbox move together
@@ -77,12 +81,12 @@ func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err erro
 			return fmt.Errorf("state store: %s snapshot: %w", c.Entity, err)
 		}
 	}
-	if c.KeepData && len(c.Puts) > 0 {
+	if c.KeepData && len(c.Puts)+len(c.Kept) > 0 {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO records(entity, key, data) VALUES(?, ?, ?) ON CONFLICT(entity, key) DO UPDATE SET data = excluded.data`)
 		if err != nil {
 			return fmt.Errorf("state store: %s records: %w", c.Entity, err)
 		}
-		for _, p := range c.Puts {
+		for _, p := range append(c.Puts[:len(c.Puts):len(c.Puts)], c.Kept...) {
 			if p.Data == nil {
 				continue
 			}
