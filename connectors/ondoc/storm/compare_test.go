@@ -174,9 +174,9 @@ func (s *storm) compareVisits(o *oracle, f findings) {
 			f.add("false delete", "visit %s shown as deleted in the MIS, the MIS has it %s", id, a.Status)
 		case rv.Status != want:
 			f.add("wrong", "visit %s is %s in ONDOC, %s in the MIS", id, rv.Status, want)
-		case !sameInstant(rv.Start, a.Start) || !sameInstant(rv.End, a.End) || rv.DoctorMisID != a.DoctorID || rv.Comment != a.Comment:
-			f.add("wrong", "visit %s is %s–%s doctor %s %q, MIS %s–%s doctor %s %q", id, rv.Start, rv.End, rv.DoctorMisID, rv.Comment,
-				a.Start.Format(time.RFC3339), a.End.Format(time.RFC3339), a.DoctorID, a.Comment)
+		case !sameInstant(rv.Start, a.Start) || !sameInstant(rv.End, a.End) || rv.DoctorMisID != a.DoctorID || rv.Comment != a.Comment || rv.BookingID != a.ExternalID:
+			f.add("wrong", "visit %s is %s–%s doctor %s %q booking %q, MIS %s–%s doctor %s %q booking %q", id, rv.Start, rv.End, rv.DoctorMisID, rv.Comment, rv.BookingID,
+				a.Start.Format(time.RFC3339), a.End.Format(time.RFC3339), a.DoctorID, a.Comment, a.ExternalID)
 		}
 	}
 	for id, rv := range r.visits {
@@ -200,4 +200,57 @@ func (s *storm) killedAfter(t time.Time) bool {
 		}
 	}
 	return false
+}
+
+// compareBookings (receiver locked by the caller): every booking made in ONDOC got one
+// answer; a confirmed one is the MIS appointment with its id as EXT_ID (unless the test
+// deleted it since), a rejected one is not in the MIS, and the MIS has no booking ONDOC
+// never made.
+func (s *storm) compareBookings() {
+	inMIS := map[string]string{} // EXT_ID → SCHEDID
+	rows, err := s.db.QueryContext(ctx(s.t), `SELECT EXT_ID, SCHEDID FROM SCHEDULE WHERE EXT_ID IS NOT NULL`)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ext string
+		var id int64
+		if err := rows.Scan(&ext, &id); err != nil {
+			s.t.Fatal(err)
+		}
+		inMIS[ext] = fmt.Sprint(id)
+	}
+	if err := rows.Err(); err != nil {
+		s.t.Fatal(err)
+	}
+	f := findings{}
+	confirmed := 0
+	for id := range s.recv.bookings {
+		a, answered := s.recv.booked[id]
+		appt, booked := inMIS[id]
+		switch {
+		case !answered:
+			f.add("booking unanswered", "booking %s (in the MIS: %v)", id, booked)
+		case a.Result == "rejected" && booked:
+			f.add("booking rejected but booked", "booking %s rejected (%s) to the patient, appointment %s in the MIS", id, a.ReasonCode, appt)
+		case a.Result == "confirmed" && !booked && !s.deleted[a.MisVisitID]:
+			f.add("booking confirmed but lost", "booking %s confirmed as appointment %s, the MIS has none", id, a.MisVisitID)
+		case a.Result == "confirmed" && booked && appt != a.MisVisitID:
+			f.add("booking confirmed as another visit", "booking %s confirmed as %s, the MIS has it as %s", id, a.MisVisitID, appt)
+		}
+		if a.Result == "confirmed" {
+			confirmed++
+		}
+	}
+	for ext, appt := range inMIS {
+		if _, ok := s.recv.bookings[ext]; !ok && strings.HasPrefix(ext, "bk-") { // OD-…: seeded online visits
+			f.add("phantom booking", "appointment %s has EXT_ID %s, no ONDOC booking", appt, ext)
+		}
+	}
+	s.t.Logf("%d bookings made in ONDOC, %d confirmed", len(s.recv.bookings), confirmed)
+	for k, v := range f {
+		sort.Strings(v)
+		s.t.Errorf("%s: %d, e.g.\n  %s", k, len(v), strings.Join(first(v, 8), "\n  "))
+	}
 }

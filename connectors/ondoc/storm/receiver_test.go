@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,10 +121,32 @@ type rUnlink struct {
 }
 
 type rFeedEvent struct {
-	ID           string `json:"id"`
-	Type         string `json:"type"`
-	PatientMisID string `json:"patient_mis_id,omitempty"`
+	ID           string    `json:"id"`
+	Type         string    `json:"type"`
+	Booking      *rBooking `json:"booking,omitempty"`
+	PatientMisID string    `json:"patient_mis_id,omitempty"`
 }
+
+type rBooking struct {
+	BookingID    string `json:"booking_id"`
+	PatientMisID string `json:"patient_mis_id"`
+	DoctorMisID  string `json:"doctor_mis_id"`
+	FilialMisID  string `json:"filial_mis_id"`
+	Start        string `json:"start"`
+	End          string `json:"end"`
+}
+
+type rAnswer struct {
+	BookingID  string `json:"booking_id"`
+	Result     string `json:"result"`
+	MisVisitID string `json:"mis_visit_id"`
+	ReasonCode string `json:"reason_code"`
+	ReasonText string `json:"reason_text"`
+}
+
+// reasonCodes are the reject codes of the contract.
+var reasonCodes = map[string]bool{"slot_taken": true, "doctor_not_bookable": true, "patient_not_found": true,
+	"invalid_booking": true, "outside_schedule": true, "in_past": true, "out_of_window": true}
 
 // Visit statuses the patient sees.
 const (
@@ -171,6 +194,8 @@ type receiver struct {
 	patients map[string]rPatient
 	linked   map[string]time.Time // patient → when ONDOC linked it (the feed event's time)
 	feed     []rFeedEvent
+	bookings map[string]rBooking // made by patients in ONDOC
+	booked   map[string]rAnswer  // the clinic's answer to each
 
 	// lateVisits are visits whose answer went out late (the client had given up);
 	// visitAt is when each visit was last applied (a kill right after it loses the answer).
@@ -183,7 +208,7 @@ func newReceiver(t testing.TB, seed uint64) *receiver {
 	r := &receiver{t: t, rng: rand.New(rand.NewPCG(seed, 99)), answers: map[string]answer{}, applied: map[string]string{},
 		filials: map[string]rFilial{}, specs: map[string]rSpeciality{}, services: map[string]rService{},
 		doctors: map[string]rDoctor{}, slots: map[string]rSlot{}, visits: map[string]rVisit{}, patients: map[string]rPatient{},
-		linked: map[string]time.Time{}, lateVisits: map[string]bool{}, visitAt: map[string]time.Time{}, stats: map[string]int{}}
+		linked: map[string]time.Time{}, bookings: map[string]rBooking{}, booked: map[string]rAnswer{}, lateVisits: map[string]bool{}, visitAt: map[string]time.Time{}, stats: map[string]int{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -204,6 +229,61 @@ func (r *receiver) link(patient string) {
 	}
 	r.linked[patient] = time.Now()
 	r.feed = append(r.feed, rFeedEvent{ID: "ev-" + strconv.Itoa(len(r.feed)+1), Type: "patient.linked", PatientMisID: patient})
+}
+
+// book makes a linked patient book a free slot at least two hours ahead in ONDOC (a
+// booking.created event on the feed); false when there is no such slot or patient.
+func (r *receiver) book() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var patients, free []string
+	for p := range r.linked {
+		patients = append(patients, p)
+	}
+	soon := time.Now().Add(2 * time.Hour)
+	for id, sl := range r.slots {
+		if st, err := time.Parse(time.RFC3339, sl.Start); err == nil && sl.Free && !sl.Deleted && st.After(soon) {
+			free = append(free, id)
+		}
+	}
+	if len(patients) == 0 || len(free) == 0 {
+		return false
+	}
+	sort.Strings(patients)
+	sort.Strings(free)
+	sl := r.slots[free[r.rng.IntN(len(free))]]
+	b := rBooking{BookingID: "bk-" + strconv.Itoa(len(r.bookings)+1), PatientMisID: patients[r.rng.IntN(len(patients))],
+		DoctorMisID: sl.DoctorMisID, FilialMisID: sl.FilialMisID, Start: sl.Start, End: sl.End}
+	r.bookings[b.BookingID] = b
+	r.feed = append(r.feed, rFeedEvent{ID: "ev-" + strconv.Itoa(len(r.feed)+1), Type: "booking.created", Booking: &b})
+	return true
+}
+
+// answerBooking takes the clinic's answer to a booking; a second, different answer to
+// the same booking is what a patient would see flip.
+func (r *receiver) answerBooking(body []byte) (int, []byte) {
+	var a rAnswer
+	err := strictJSON(body, &a)
+	switch {
+	case err != nil:
+	case r.bookings[a.BookingID].BookingID == "":
+		err = fmt.Errorf("no such booking %q", a.BookingID)
+	case a.Result == "confirmed" && (a.MisVisitID == "" || a.ReasonCode != ""):
+		err = fmt.Errorf("a confirmation needs mis_visit_id and no reason_code")
+	case a.Result == "rejected" && (!reasonCodes[a.ReasonCode] || a.ReasonText == "" || a.MisVisitID != ""):
+		err = fmt.Errorf("a rejection needs a known reason_code and its text, no mis_visit_id")
+	case a.Result != "confirmed" && a.Result != "rejected":
+		err = fmt.Errorf("result %q", a.Result)
+	}
+	if err != nil {
+		r.problem("booking answer %s: %v", body, err)
+		return 422, errJSON("validation", err.Error(), "", "")
+	}
+	if prev, ok := r.booked[a.BookingID]; ok && prev != a {
+		r.problem("booking %s answered %+v, earlier %+v", a.BookingID, a, prev)
+	}
+	r.booked[a.BookingID] = a
+	return 200, []byte(`{}`)
 }
 
 // delivering reports whether a delivery (a POST) is being answered right now.
@@ -402,8 +482,10 @@ func (r *receiver) post(path, idem string, body []byte) (int, []byte) {
 		}
 		delete(r.linked, u.PatientMisID)
 		return 200, []byte(`{}`)
+	case "/branch/bookings/answer":
+		return r.answerBooking(body)
 	default:
-		r.problem("POST %s: not used by this test's clinic (link codes and bookings are off)", path)
+		r.problem("POST %s: not used by this test's clinic (link codes are off)", path)
 		return 404, errJSON("not_found", "no such path", "", "")
 	}
 	return r.batch(path, idem, body, one)

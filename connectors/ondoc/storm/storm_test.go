@@ -98,7 +98,7 @@ func TestKillStorm(t *testing.T) {
 	for _, tc := range []struct {
 		dialect string
 		kills   int
-	}{{demo.SQLite, 30}, {demo.Postgres, 15}} {
+	}{{demo.SQLite, 40}, {demo.Postgres, 25}} {
 		t.Run(tc.dialect, func(t *testing.T) { killStorm(t, tc.dialect, tc.kills) })
 	}
 }
@@ -155,6 +155,7 @@ func killStorm(t *testing.T, dialect string, kills int) {
 		t.Errorf("the receiver refused %d requests as against the contract; first: %s", len(s.recv.problems), strings.Join(first(s.recv.problems, 10), "\n"))
 	}
 	s.compare(ctx(t), driver, dsn)
+	s.compareBookings()
 }
 
 func ctx(t *testing.T) context.Context { return t.Context() }
@@ -270,9 +271,14 @@ func (s *storm) mutate(n int) {
 			}
 			err = demo.DeleteAppointment(c, s.db, s.dialect, id)
 			s.deleted[strconv.Itoa(id)] = true
-		case x < 90:
+		case x < 84:
 			op = "move"
 			err = demo.MoveAppointment(c, s.db, s.dialect, s.pick(appts), s.futureStart())
+		case x < 92:
+			op = "booking in ONDOC"
+			if !s.recv.book() {
+				op = "booking in ONDOC (no free slot)"
+			}
 		default:
 			op = "link"
 			s.recv.link(strconv.Itoa(s.pick(s.ids(`SELECT PCODE FROM CLIENTS`))))
