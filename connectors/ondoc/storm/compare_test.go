@@ -183,6 +183,9 @@ func (s *storm) compareVisits(o *oracle, f findings) {
 		if _, ok := o.appts[id]; ok || rv.Status == stCancelled {
 			continue
 		}
+		if st, err := time.Parse(time.RFC3339, rv.Start); err == nil && st.Before(o.window.From) {
+			continue // slid out of the window behind (midnight passed): no longer synced
+		}
 		kind := "phantom visit"
 		if r.lateVisits[id] || s.killedAfter(r.visitAt[id]) {
 			kind = "phantom visit after a lost ack"
