@@ -116,7 +116,9 @@ type storm struct {
 	// states (cancelled → restored → cancelled, moved back and forth) during the storm.
 	hot   []string
 	kills []time.Time // when each kill happened
-	stats map[string]int
+	// shiftEnd is each changed shift's seeded end (a day fraction).
+	shiftEnd map[int]float64
+	stats    map[string]int
 }
 
 func killStorm(t *testing.T, dialect string, kills int) {
@@ -283,9 +285,15 @@ func (s *storm) mutate(n int) {
 			if !s.recv.book() {
 				op = "booking in ONDOC (no free slot)"
 			}
-		default:
+		case x < 95:
 			op = "link"
 			s.recv.link(strconv.Itoa(s.pick(s.ids(`SELECT PCODE FROM CLIENTS`))))
+		case x < 97:
+			op = "doctor online booking on/off"
+			err = demo.UpdateRow(c, s.db, s.dialect, "DOCTORS", s.pick(s.ids(`SELECT DOCT_ID FROM DOCTORS`)), map[string]any{"HIDEINTALONS": s.rng.IntN(2)})
+		default:
+			op = "shift end moved"
+			err = s.moveShiftEnd()
 		}
 		if err != nil && !errors.Is(err, demo.ErrNotFound) {
 			s.t.Fatalf("MIS change %s: %v", op, err)
@@ -309,4 +317,26 @@ func (s *storm) lateVisit(appts []string) int {
 		return 0
 	}
 	return s.pick(late)
+}
+
+// moveShiftEnd ends one of the last week's shifts (the days ahead) 0–2 hours earlier
+// than it was seeded: slots vanish and come back.
+func (s *storm) moveShiftEnd() error {
+	c := ctx(s.t)
+	shifts := s.ids(`SELECT SHIFT_ID FROM DOCTSHIFT WHERE WDATE > (SELECT MAX(WDATE) FROM DOCTSHIFT) - 6 ORDER BY SHIFT_ID`)
+	if len(shifts) == 0 {
+		return nil
+	}
+	id := s.pick(shifts)
+	if s.shiftEnd == nil {
+		s.shiftEnd = map[int]float64{}
+	}
+	end, ok := s.shiftEnd[id]
+	if !ok {
+		if err := s.db.QueryRowContext(c, `SELECT ENDHOUR FROM DOCTSHIFT WHERE SHIFT_ID = `+strconv.Itoa(id)).Scan(&end); err != nil {
+			return err
+		}
+		s.shiftEnd[id] = end
+	}
+	return demo.UpdateRow(c, s.db, s.dialect, "DOCTSHIFT", id, map[string]any{"ENDHOUR": end - float64(s.rng.IntN(3))/24})
 }
