@@ -103,3 +103,20 @@ func TestHeldDeletionsReview(t *testing.T) {
 		t.Errorf("audit: %q", actions)
 	}
 }
+
+// The review page as a person sees it, in headless Chromium.
+func TestHeldDeletionsReviewChromium(t *testing.T) {
+	bin := chromiumBin(t)
+	held := &fakeHeld{groups: []HeldGroup{{Entity: "appointment", Count: 1200, Since: time.Now().Add(-time.Hour), Keys: []string{"101", "102"}}}}
+	e := newEnv(t, demo.SQLite, func(o *Options) {
+		o.Deletions = held
+		o.Registrar.Admins = map[string]bool{"anna": true}
+	})
+	srv := signedInServer(t, e, "anna", Prefix+"deletions")
+	dom := chromiumDump(t, bin, srv.URL+"/test-signin")
+	for _, want := range []string{"Задержанные удаления", "1200", "101, 102", "Подтвердить удаление", "Оставить задержанными", "журнал аудита"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("review page in Chromium lacks %q:\n%s", want, dom)
+		}
+	}
+}

@@ -187,6 +187,29 @@ func TestLoginThrottle(t *testing.T) {
 // a code in headless Chromium (the session cookie is set through a redirect endpoint
 // of the test server).
 func TestRegistrarPageChromium(t *testing.T) {
+	bin := chromiumBin(t)
+	e := newEnv(t, demo.SQLite, nil)
+	e.addPatient(900300, "Хромова", "Вера", "1992-02-03", "+79161112299", "", 0)
+	ctx := context.Background()
+	srv := signedInServer(t, e, "anna", Prefix+"patient?id=900300")
+	if _, err := e.svc.Issue(ctx, "900300", "anna"); err != nil {
+		t.Fatal(err)
+	}
+	dom := chromiumDump(t, bin, srv.URL+Prefix)
+	if !strings.Contains(dom, "Вход для регистратора") || !strings.Contains(dom, `name="password"`) {
+		t.Fatalf("sign-in page in Chromium:\n%s", dom)
+	}
+	dom = chromiumDump(t, bin, srv.URL+"/test-signin")
+	for _, want := range []string{"Хромова Вера", "Действующий код: выдан", "Отправить повторно", "Отозвать", "SMS +7916***2299"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("patient page in Chromium lacks %q:\n%s", want, dom)
+		}
+	}
+}
+
+// chromiumBin is Debian's chromium; the test is skipped without it, outside CI.
+func chromiumBin(t *testing.T) string {
+	t.Helper()
 	bin := "/usr/bin/chromium"
 	if _, err := os.Stat(bin); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -194,10 +217,14 @@ func TestRegistrarPageChromium(t *testing.T) {
 		}
 		t.Skipf("%s is missing; install chromium to run this test", bin)
 	}
-	e := newEnv(t, demo.SQLite, nil)
-	e.addPatient(900300, "Хромова", "Вера", "1992-02-03", "+79161112299", "", 0)
-	ctx := context.Background()
-	token, err := e.svc.NewSession(ctx, "anna")
+	return bin
+}
+
+// signedInServer serves the registrar page with /test-signin, which signs user in
+// (a session cookie, as the sign-in form would set) and redirects to then.
+func signedInServer(t *testing.T, e *testEnv, user, then string) *httptest.Server {
+	t.Helper()
+	token, err := e.svc.NewSession(context.Background(), user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,33 +232,23 @@ func TestRegistrarPageChromium(t *testing.T) {
 	mux.Handle(Prefix, e.svc.Handler())
 	mux.HandleFunc("/test-signin", func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: Prefix, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		http.Redirect(w, r, Prefix+"patient?id=900300", http.StatusSeeOther)
+		http.Redirect(w, r, then, http.StatusSeeOther)
 	})
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	if _, err := e.svc.Issue(ctx, "900300", "anna"); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(srv.Close)
+	return srv
+}
 
-	dump := func(u string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+filepath.Join(t.TempDir(), "profile"),
-			"--dump-dom", u).Output()
-		if err != nil {
-			t.Fatalf("chromium %s: %v", u, err)
-		}
-		return string(out)
+// chromiumDump is the DOM headless Chromium builds for u.
+func chromiumDump(t *testing.T, bin, u string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+filepath.Join(t.TempDir(), "profile"),
+		"--dump-dom", u).Output()
+	if err != nil {
+		t.Fatalf("chromium %s: %v", u, err)
 	}
-	dom := dump(srv.URL + Prefix)
-	if !strings.Contains(dom, "Вход для регистратора") || !strings.Contains(dom, `name="password"`) {
-		t.Fatalf("sign-in page in Chromium:\n%s", dom)
-	}
-	dom = dump(srv.URL + "/test-signin")
-	for _, want := range []string{"Хромова Вера", "Действующий код: выдан", "Отправить повторно", "Отозвать", "SMS +7916***2299"} {
-		if !strings.Contains(dom, want) {
-			t.Errorf("patient page in Chromium lacks %q:\n%s", want, dom)
-		}
-	}
+	return string(out)
 }
