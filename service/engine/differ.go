@@ -91,6 +91,7 @@ type entityPoll struct {
 	// when a first poll meets a million new keys — for new ones. Two keys sharing a
 	// hash get version 0 ("unknown": fetched again next poll), never a wrong one.
 	versions  map[string]uint64
+	mis       *misDays          // the MIS's day summaries, when unchangedBySummary asked for them
 	sums      map[string]uint32 // checksums learned by the summary path's scan, for keys to fetch
 	fetch     []string          // keys the summary path's scans found changed or new
 	knownVers []uint64
@@ -134,11 +135,24 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		es.Error = err.Error()
 		return es
 	}
+	mis, done, err := e.unchangedBySummary(ctx, entity, w, forceFull, &es)
+	if err != nil {
+		return fail(err)
+	}
+	if done {
+		*outcome = sourceOutcome{}
+		for _, hook := range []func(string){e.o.Hooks.AfterRead, e.o.Hooks.AfterCommit} {
+			if hook != nil {
+				hook(entity)
+			}
+		}
+		return es
+	}
 	p, forceFull, err := e.preparePoll(ctx, entity, w, forceFull, loaded, &es)
 	if err != nil {
 		return fail(err)
 	}
-	p.sources = sources
+	p.sources, p.mis = sources, mis
 	if err := p.read(ctx, forceFull); err != nil {
 		return fail(err)
 	}
@@ -683,6 +697,9 @@ func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []st
 		change.HeldSet = false
 	}
 	change.Meta = p.driftMeta(ctx)
+	if _, ok := e.summaryEntity(entity); ok {
+		change.Summarize = e.summarizeSnapshot
+	}
 	if len(p.backfill) > 0 {
 		if change.Meta == nil {
 			change.Meta = map[string]string{}

@@ -199,17 +199,20 @@ func (e *Engine) keepsData(entity string) bool {
 
 // EntitySummary is what one entity's poll did.
 type EntitySummary struct {
-	Entity     string        `json:"entity"`
-	Mode       string        `json:"mode"` // "versions" or "full"
-	Read       int           `json:"read"`
-	Skipped    int           `json:"skipped"`
-	Upserts    int           `json:"upserts"`
-	Deletes    int           `json:"deletes"`
-	Held       int           `json:"held"`
-	HeldFlips  int           `json:"held_flips,omitempty"` // derived records' guarded changes held (slots turning free)
-	LeftWindow int           `json:"left_window"`
-	Duration   time.Duration `json:"duration_ns"`
-	Error      string        `json:"error,omitempty"`
+	Entity string `json:"entity"`
+	Mode   string `json:"mode"` // "summary", "versions" or "full"
+	// SummaryOnly: the day summaries matched the snapshot's stored ones, so the poll
+	// read nothing else and did not load the snapshot (summary.go).
+	SummaryOnly bool          `json:"summary_only,omitempty"`
+	Read        int           `json:"read"`
+	Skipped     int           `json:"skipped"`
+	Upserts     int           `json:"upserts"`
+	Deletes     int           `json:"deletes"`
+	Held        int           `json:"held"`
+	HeldFlips   int           `json:"held_flips,omitempty"` // derived records' guarded changes held (slots turning free)
+	LeftWindow  int           `json:"left_window"`
+	Duration    time.Duration `json:"duration_ns"`
+	Error       string        `json:"error,omitempty"`
 	// VersionDrift counts, on a full read of an entity with a version column, the
 	// records whose content changed while their version did not; DriftKeys names a few.
 	VersionDrift int      `json:"version_drift,omitempty"`
@@ -274,14 +277,20 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 	sources := sourceOutcomes{}
 	// The next entity's snapshot is loaded from the state store while this entity is
 	// read from the MIS: two cores, two databases.
+	// An entity on the summary path loads its snapshot only when its day summaries
+	// moved (unchangedBySummary).
 	var next *snapLoad
+	load := func(ent string) *snapLoad {
+		_, lazy := e.summaryEntity(ent)
+		return e.loadSnapshot(ctx, ent, lazy && !full)
+	}
 	if len(ents) > 0 {
-		next = e.loadSnapshot(ctx, ents[0])
+		next = load(ents[0])
 	}
 	for i, ent := range ents {
 		cur := next
 		if i+1 < len(ents) {
-			next = e.loadSnapshot(ctx, ents[i+1])
+			next = load(ents[i+1])
 		}
 		if ctx.Err() != nil {
 			sum.Entities = append(sum.Entities, EntitySummary{Entity: ent, Error: "poll stopped: " + ctx.Err().Error()})
@@ -315,23 +324,31 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 	return sum
 }
 
-// snapLoad is a snapshot being loaded in the background.
+// snapLoad is a snapshot being loaded in the background, or, when lazy, loaded at
+// the first wait.
 type snapLoad struct {
-	done chan struct{}
-	snap *store.Snapshot
-	err  error
+	start func()
+	done  chan struct{}
+	snap  *store.Snapshot
+	err   error
 }
 
-func (e *Engine) loadSnapshot(ctx context.Context, entity string) *snapLoad {
+func (e *Engine) loadSnapshot(ctx context.Context, entity string, lazy bool) *snapLoad {
 	l := &snapLoad{done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		l.snap, l.err = e.o.Store.LoadSnapshot(ctx, entity)
-	}()
+	l.start = sync.OnceFunc(func() {
+		go func() {
+			defer close(l.done)
+			l.snap, l.err = e.o.Store.LoadSnapshot(ctx, entity)
+		}()
+	})
+	if !lazy {
+		l.start()
+	}
 	return l
 }
 
 func (l *snapLoad) wait() (*store.Snapshot, error) {
+	l.start()
 	<-l.done
 	return l.snap, l.err
 }

@@ -57,7 +57,7 @@ func (e *Engine) Refresh(ctx context.Context, r connectors.RefreshRequest) error
 		if !slices.Contains(refreshed, ent) {
 			continue
 		}
-		es := e.pollEntity(ctx, ent, w, false, e.loadSnapshot(ctx, ent), sources)
+		es := e.pollEntity(ctx, ent, w, false, e.loadSnapshot(ctx, ent, true), sources)
 		n += es.Upserts + es.Deletes
 		if es.Error != "" {
 			errs = append(errs, fmt.Errorf("refresh %s: %s", ent, es.Error))

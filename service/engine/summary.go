@@ -2,12 +2,15 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"medsync/mapping"
 	"medsync/mapping/convert"
+	"medsync/service/store"
 )
 
 // The summary path of a poll (DESIGN.md, "Reading the MIS cheaply"): for an entity
@@ -19,6 +22,12 @@ import (
 // be computed on either side — a NULL from the MIS, an entry read without one — is
 // scanned; so are all days when the summary statement fails. The periodic full read
 // stays the backstop.
+//
+// Every commit of such an entity stores the snapshot's own day summaries with it
+// (store.Change.Summarize), so that a poll first compares the MIS's days with those:
+// when none moved, nothing is held, no target awaits a backfill and no record lies
+// outside the window, the poll is over without loading the snapshot
+// (unchangedBySummary). Otherwise the same day summaries feed the read step.
 
 // maxDayScans bounds the version scans of one poll: moved days that are not adjacent
 // are joined across the smallest gaps until that many ranges remain.
@@ -62,27 +71,45 @@ func (d *windowDays) of(at int64) int {
 	return sort.Search(n, func(i int) bool { return d.start[i+1] > at })
 }
 
-// readSummarized is the read step of the summary path.
-func (p *entityPoll) readSummarized(ctx context.Context, sr mapping.Summarizer) error {
-	p.es.Mode = "summary"
-	days := daysOf(p.w, p.e.o.Zone)
-	mis := make([]daySum, len(days.dates))
-	err := sr.Summaries(ctx, p.entity, p.w, func(b mapping.Bucket) error {
-		i, ok := days.index[b.Day]
+// misDays are the MIS's day summaries of one poll window.
+type misDays struct {
+	w    mapping.Window
+	days windowDays
+	sums []daySum
+	err  error // the summary statement failed
+}
+
+// readMISDays runs the entity's summary statement over w.
+func (e *Engine) readMISDays(ctx context.Context, sr mapping.Summarizer, entity string, w mapping.Window) *misDays {
+	m := &misDays{w: w, days: daysOf(w, e.o.Zone)}
+	m.sums = make([]daySum, len(m.days.dates))
+	m.err = sr.Summaries(ctx, entity, w, func(b mapping.Bucket) error {
+		i, ok := m.days.index[b.Day]
 		if !ok {
 			return nil // outside the window (a day boundary the MIS sees otherwise): its rows are not ours
 		}
-		mis[i].rows += b.Rows
-		mis[i].sum += b.Checksum
-		mis[i].unknown = mis[i].unknown || !b.Valid
+		m.sums[i].rows += b.Rows
+		m.sums[i].sum += b.Checksum
+		m.sums[i].unknown = m.sums[i].unknown || !b.Valid
 		return nil
 	})
-	if err != nil {
-		p.e.log.Warn("day summaries failed; reading by versions", "entity", p.entity, "error", err)
+	return m
+}
+
+// readSummarized is the read step of the summary path.
+func (p *entityPoll) readSummarized(ctx context.Context, sr mapping.Summarizer) error {
+	p.es.Mode = "summary"
+	m := p.mis
+	if m == nil || m.w != p.w {
+		m = p.e.readMISDays(ctx, sr, p.entity, p.w)
+	}
+	if m.err != nil {
+		p.e.log.Warn("day summaries failed; reading by versions", "entity", p.entity, "error", m.err)
 		p.es.Mode = "versions"
 		return p.readChanged(ctx)
 	}
-	moved := p.movedDays(&days, mis)
+	days := m.days
+	moved := p.movedDays(&days, m.sums)
 	ranges := dayRanges(moved)
 	for _, r := range ranges {
 		w := mapping.Window{From: time.Unix(days.start[r[0]], 0).In(p.e.o.Zone), To: time.Unix(days.start[r[1]+1], 0).In(p.e.o.Zone)}
@@ -198,4 +225,163 @@ func (p *entityPoll) fetchChanged(ctx context.Context) error {
 	// A key listed by a scan but gone before its row was read was deleted in between;
 	// it is not marked seen and the next poll decides.
 	return nil
+}
+
+// summaryEntity reports whether entity polls on the summary path when its snapshot
+// is not empty.
+func (e *Engine) summaryEntity(entity string) (mapping.Summarizer, bool) {
+	r := e.o.Reader
+	sr, ok := r.(mapping.Summarizer)
+	if !ok || !r.Windowed(entity) || !r.HasVersions(entity) || !sr.HasSummary(entity) || entity == mapping.EntitySlot {
+		return nil, false
+	}
+	return sr, true
+}
+
+// unchangedBySummary decides an entity's poll from day summaries alone when it can:
+// done is true when every day of the window has the row count and checksum the
+// stored summary of the snapshot has, no record of the snapshot lies outside the
+// window, nothing is held and no target awaits a backfill — the poll read nothing
+// else and has nothing to write. Otherwise it returns the MIS's day summaries when
+// it asked for them, for the read step (nil when it did not).
+func (e *Engine) unchangedBySummary(ctx context.Context, entity string, w mapping.Window, forceFull bool, es *EntitySummary) (m *misDays, done bool, err error) {
+	sr, ok := e.summaryEntity(entity)
+	if !ok || forceFull {
+		return nil, false, nil
+	}
+	blob, err := e.o.Store.LoadSummary(ctx, entity)
+	if err != nil || blob == nil {
+		return nil, false, err
+	}
+	mine, ok := decodeDays(blob, e.o.Zone.String())
+	if !ok {
+		return nil, false, nil
+	}
+	for _, t := range e.o.Targets {
+		if t.takes(entity) {
+			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil || v == "" {
+				return nil, false, err
+			}
+		}
+	}
+	if held, err := e.o.Store.HeldOf(ctx, entity); err != nil || len(held) > 0 {
+		return nil, false, err
+	}
+	m = e.readMISDays(ctx, sr, entity, w)
+	if m.err != nil {
+		return m, false, nil
+	}
+	var rows int64
+	for i, d := range m.days.dates {
+		my := mine[d]
+		if m.sums[i] != my || my.unknown {
+			return m, false, nil
+		}
+		rows += my.rows
+		delete(mine, d)
+	}
+	for _, d := range mine {
+		if d.rows > 0 {
+			return m, false, nil // records outside the window: the read step drops them
+		}
+	}
+	es.Mode, es.Read, es.SummaryOnly = "summary", int(rows), true
+	e.log.Debug("day summaries unchanged; snapshot not loaded", "entity", entity, "days", len(m.days.dates), "records", rows)
+	return m, true, nil
+}
+
+// summarizeSnapshot is the stored summary of a snapshot (store.Change.Summarize):
+// its records' row counts and checksums per day of their window instants, in the
+// service's zone.
+func (e *Engine) summarizeSnapshot(snap *store.Snapshot) []byte {
+	zone := e.o.Zone
+	days := map[convert.Date]daySum{}
+	// The day of an instant, memoized per quarter of an hour (every zone offset is a
+	// whole number of quarters).
+	quarter := map[int64]convert.Date{}
+	snap.Each(func(_ string, en *store.Entry) {
+		q := en.At / 900
+		if en.At < 0 && en.At%900 != 0 {
+			q--
+		}
+		d, ok := quarter[q]
+		if !ok {
+			y, mo, dd := time.Unix(q*900, 0).In(zone).Date()
+			d = convert.Date{Year: y, Month: mo, Day: dd}
+			quarter[q] = d
+		}
+		s := days[d]
+		s.rows++
+		s.sum += int64(en.Sum)
+		s.unknown = s.unknown || !en.HasSum
+		days[d] = s
+	})
+	return encodeDays(zone.String(), days)
+}
+
+// summaryFormat heads a stored summary; the zone follows it.
+const summaryFormat = "days1 "
+
+// encodeDays is a stored summary: the format and zone, a newline, the number of
+// days, then per day in date order: yyyymmdd, rows, checksum sum, unknown (0 or 1).
+func encodeDays(zone string, days map[convert.Date]daySum) []byte {
+	b := append([]byte(summaryFormat+zone), '\n')
+	keys := make([]int64, 0, len(days))
+	for d := range days {
+		keys = append(keys, dateNumber(d))
+	}
+	slices.Sort(keys)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		s := days[numberDate(k)]
+		b = binary.AppendVarint(b, k)
+		b = binary.AppendVarint(b, s.rows)
+		b = binary.AppendVarint(b, s.sum)
+		if s.unknown {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	return b
+}
+
+// decodeDays reads a stored summary written for zone; false when it is of another
+// zone or format, or damaged (the poll then reads as if there were none).
+func decodeDays(b []byte, zone string) (map[convert.Date]daySum, bool) {
+	head := summaryFormat + zone + "\n"
+	if len(b) < len(head) || string(b[:len(head)]) != head {
+		return nil, false
+	}
+	b = b[len(head):]
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return nil, false
+	}
+	b = b[k:]
+	days := make(map[convert.Date]daySum, n)
+	for i := uint64(0); i < n; i++ {
+		var v [3]int64
+		for j := range v {
+			x, k := binary.Varint(b)
+			if k <= 0 {
+				return nil, false
+			}
+			v[j], b = x, b[k:]
+		}
+		if len(b) == 0 {
+			return nil, false
+		}
+		days[numberDate(v[0])] = daySum{rows: v[1], sum: v[2], unknown: b[0] != 0}
+		b = b[1:]
+	}
+	return days, len(b) == 0
+}
+
+func dateNumber(d convert.Date) int64 {
+	return int64(d.Year)*10000 + int64(d.Month)*100 + int64(d.Day)
+}
+
+func numberDate(n int64) convert.Date {
+	return convert.Date{Year: int(n / 10000), Month: time.Month(n / 100 % 100), Day: int(n % 100)}
 }

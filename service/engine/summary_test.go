@@ -127,9 +127,28 @@ func testSummaryPath(t *testing.T, dialect string) {
 	if scanned, full := src.take(); es.Mode != "summary" || len(evs) != 0 || len(scanned) != 0 || full != 0 {
 		t.Fatalf("unchanged poll: mode %s, %d events, scanned %v and %d whole window(s)", es.Mode, len(evs), scanned, full)
 	}
-
+	// The first poll stored the snapshot's day summaries with it, so an unchanged poll
+	// does not load the snapshot: with its pages damaged it still succeeds, and the
+	// first poll that must load it (a day moved) fails on them rather than guessing.
+	for i := 0; i < 2; i++ {
+		es, evs = poll()
+		if !es.SummaryOnly || len(evs) != 0 || es.Read == 0 {
+			t.Fatalf("unchanged poll %d: %+v, %d events; want it decided by the stored day summaries", i+2, es, len(evs))
+		}
+	}
+	pages := damageSnapshot(t, st, mapping.EntityAppointment)
+	if es, _ = poll(); !es.SummaryOnly {
+		t.Fatalf("unchanged poll with the snapshot pages damaged: %+v", es)
+	}
 	id := bookedOn(t, db, today.AddDate(0, 0, 2))
 	must(t, demo.UpdateRow(ctx, db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": "Перезвонить накануне"}))
+	if s := eng.Poll(ctx); s.OK() || s.Entities[0].SummaryOnly {
+		t.Fatalf("a moved day with the snapshot damaged: %+v, want the poll to load the snapshot and fail", s.Entities[0])
+	}
+	pages.restore()
+	src.take()
+
+	must(t, demo.UpdateRow(ctx, db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": "Перезвонить накануне, после обеда"}))
 	es, evs = poll()
 	expect("update", es, evs, connectors.OpUpsert, fmt.Sprint(id), day(2))
 
@@ -150,8 +169,8 @@ func testSummaryPath(t *testing.T, dialect string) {
 	expect("move between days", es, evs, connectors.OpUpsert, fmt.Sprint(id), day(2), day(6))
 
 	es, evs = poll()
-	if scanned, _ := src.take(); len(evs) != 0 || len(scanned) != 0 || es.Mode != "summary" {
-		t.Fatalf("poll after the changes: %d events, scanned %v", len(evs), scanned)
+	if scanned, _ := src.take(); len(evs) != 0 || len(scanned) != 0 || es.Mode != "summary" || !es.SummaryOnly {
+		t.Fatalf("poll after the changes: %d events, scanned %v, %+v", len(evs), scanned, es)
 	}
 }
 
@@ -177,5 +196,51 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// damagedPages are an entity's snapshot pages as they were before damageSnapshot.
+type damagedPages struct {
+	t      *testing.T
+	db     *sql.DB
+	entity string
+	pages  map[int64][]byte
+}
+
+// damageSnapshot overwrites the entity's snapshot pages in the state store with bytes
+// no load can decode, through a connection of its own.
+func damageSnapshot(t *testing.T, st *store.Store, entity string) *damagedPages {
+	t.Helper()
+	db, err := sql.Open("sqlite", st.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d := &damagedPages{t: t, db: db, entity: entity, pages: map[int64][]byte{}}
+	rows, err := db.Query(`SELECT page, data FROM snapshot_pages WHERE entity = ?`, entity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var page int64
+		var data []byte
+		must(t, rows.Scan(&page, &data))
+		d.pages[page] = data
+	}
+	must(t, rows.Err())
+	rows.Close()
+	if len(d.pages) == 0 {
+		t.Fatalf("no %s snapshot pages in %s", entity, st.Path())
+	}
+	_, err = db.Exec(`UPDATE snapshot_pages SET data = x'ff' WHERE entity = ?`, entity)
+	must(t, err)
+	return d
+}
+
+func (d *damagedPages) restore() {
+	d.t.Helper()
+	for page, data := range d.pages {
+		_, err := d.db.Exec(`UPDATE snapshot_pages SET data = ? WHERE entity = ? AND page = ?`, data, d.entity, page)
+		must(d.t, err)
 	}
 }

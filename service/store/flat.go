@@ -509,3 +509,32 @@ ON CONFLICT(entity, page) DO UPDATE SET data = excluded.data`)
 	}
 	return nil
 }
+
+// writeSummary stores the summary c.Summarize computes of snap, or drops the stored
+// one when the change wrote the snapshot without a summary.
+func writeSummary(ctx context.Context, tx *sql.Tx, snap *Snapshot, c *Change) error {
+	if c.Summarize == nil {
+		if len(c.Puts) == 0 && len(c.Removes) == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM snapshot_summaries WHERE entity = ?`, c.Entity)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO snapshot_summaries(entity, data) VALUES(?, ?)
+ON CONFLICT(entity) DO UPDATE SET data = excluded.data`, c.Entity, c.Summarize(snap))
+	return err
+}
+
+// LoadSummary returns the summary stored with an entity's snapshot (Change.Summarize),
+// or nil when there is none.
+func (s *Store) LoadSummary(ctx context.Context, entity string) ([]byte, error) {
+	var data []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM snapshot_summaries WHERE entity = ?`, entity).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state store: load %s snapshot summary: %w", entity, err)
+	}
+	return data, nil
+}

@@ -47,11 +47,16 @@ type Change struct {
 	HeldFlips []string
 	Released  []string          // held deletions now emitted or no longer missing
 	Meta      map[string]string // meta values written in the same transaction
+	// Summarize, when set, computes the snapshot's summary after the change is
+	// applied; it is stored in the same transaction (LoadSummary reads it). A commit
+	// that writes the snapshot without Summarize drops the stored summary, which no
+	// longer describes it.
+	Summarize func(*Snapshot) []byte
 }
 
 // Empty reports whether the change would write nothing.
 func (c *Change) Empty() bool {
-	return len(c.Puts) == 0 && len(c.Kept) == 0 && len(c.Removes) == 0 && len(c.Events) == 0 && !c.HeldSet && len(c.Released) == 0 && len(c.Meta) == 0
+	return len(c.Puts) == 0 && len(c.Kept) == 0 && len(c.Removes) == 0 && len(c.Events) == 0 && !c.HeldSet && len(c.Released) == 0 && len(c.Meta) == 0 && c.Summarize == nil
 }
 
 // Commit applies a change atomically: snapshot and outbox move together
@@ -65,7 +70,7 @@ func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err erro
 	if c.Empty() {
 		return nil
 	}
-	if snap == nil && (len(c.Puts) > 0 || len(c.Removes) > 0) {
+	if snap == nil && (len(c.Puts) > 0 || len(c.Removes) > 0 || c.Summarize != nil) {
 		// Before the transaction: the store has one connection.
 		if snap, err = s.LoadSnapshot(ctx, c.Entity); err != nil {
 			return err
@@ -80,6 +85,9 @@ func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err erro
 		if err := s.writeSnapshot(ctx, tx, snap, c); err != nil {
 			return fmt.Errorf("state store: %s snapshot: %w", c.Entity, err)
 		}
+	}
+	if err := writeSummary(ctx, tx, snap, c); err != nil {
+		return fmt.Errorf("state store: %s snapshot summary: %w", c.Entity, err)
 	}
 	if c.KeepData && len(c.Puts)+len(c.Kept) > 0 {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO records(entity, key, data) VALUES(?, ?, ?) ON CONFLICT(entity, key) DO UPDATE SET data = excluded.data`)

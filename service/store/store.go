@@ -96,6 +96,13 @@ CREATE TABLE polls (
 	// 2: a held row is a deletion or a derived record's guarded change (a slot
 	// turning free), DESIGN.md invariant 9.
 	`ALTER TABLE held_deletions ADD COLUMN kind TEXT NOT NULL DEFAULT 'delete';`,
+	// 3: a summary of an entity's snapshot (its buckets' row counts and checksums),
+	// written with the snapshot, so that a poll can tell an unchanged entity without
+	// loading its snapshot (flat.go, Change.Summarize).
+	`CREATE TABLE snapshot_summaries (
+  entity TEXT PRIMARY KEY,
+  data   BLOB NOT NULL
+) WITHOUT ROWID;`,
 }
 
 // SchemaVersion is the schema version this build writes.
