@@ -32,6 +32,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"medsync/mapping/convert"
 )
 
 type options struct {
@@ -405,8 +407,12 @@ func (b *bench) touch(every int) error {
 		return err
 	}
 	defer db.Close()
+	// MODIFYDATE becomes now on the MIS's wall clock (Moscow), as the MIS's own update
+	// does, and always moves forward.
+	now := convert.ToOLEDateTime(time.Now().In(benchZone()))
 	_, err = db.ExecContext(context.Background(), fmt.Sprintf(
-		`UPDATE SCHEDULE SET COMMENT = 'Перезвонить накануне (%d)', MODIFYDATE = MODIFYDATE + 0.001 WHERE SCHEDID %% %d = 0`, b.round, every))
+		`UPDATE SCHEDULE SET COMMENT = 'Перезвонить накануне (%d)', MODIFYDATE = CASE WHEN MODIFYDATE < %[3]v THEN %[3]v ELSE MODIFYDATE + 1.0/86400 END WHERE SCHEDID %% %[2]d = 0`,
+		b.round, every, now))
 	return err
 }
 

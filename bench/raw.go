@@ -65,13 +65,19 @@ SOURCE, ROOM, COMMENT, EXT_ID, MODIFYDATE FROM SCHEDULE WHERE WDATE >= %v AND WD
 // windowOLE is the poll window of the bench config (365 days back, 365 ahead, Moscow)
 // as OLE day numbers, as the demo profile's :from_ole / :to_ole.
 func windowOLE() (float64, float64) {
+	zone := benchZone()
+	y, m, d := time.Now().In(zone).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, zone)
+	return convert.ToOLE(convert.FromTime(today.AddDate(0, 0, -365))), convert.ToOLE(convert.FromTime(today.AddDate(0, 0, 365)))
+}
+
+// benchZone is the zone of the bench config (the MIS's and the service's).
+func benchZone() *time.Location {
 	zone, err := time.LoadLocation("Europe/Moscow")
 	if err != nil {
 		zone = time.FixedZone("MSK", 3*3600)
 	}
-	y, m, d := time.Now().In(zone).Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, zone)
-	return convert.ToOLE(convert.FromTime(today.AddDate(0, 0, -365))), convert.ToOLE(convert.FromTime(today.AddDate(0, 0, 365)))
+	return zone
 }
 
 // rawMain is `bench raw keys|rows -driver D -dsn DSN`: it prints the rows it scanned.

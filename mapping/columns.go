@@ -214,6 +214,11 @@ func ContractColumns(statement string) (cols []string, ok bool) {
 			return nil, false
 		}
 		cs = summaryContract
+	case kind == "changed":
+		if _, known := contract[entity]; !known {
+			return nil, false
+		}
+		cs = changedContract
 	case kind == "rows" || kind == "by_keys":
 		c, known := contract[entity]
 		if !known {

@@ -135,6 +135,12 @@ func loadProfileFS(fsys fs.FS, origin, defaultName string) (*Profile, error) {
 	for dialect, m := range p.stmts {
 		for name, s := range m {
 			entity, kind, _ := strings.Cut(name, ".")
+			if kind == "changed" {
+				if _, ok := m[entity+".summary"]; !ok {
+					return nil, fmt.Errorf("profile %s: %s line %d declares %s but not %s.summary for dialect %s: the changed rows explain the day summaries that moved",
+						p.Name, s.File, s.Line, name, entity, dialect)
+				}
+			}
 			if kind == "summary" {
 				if _, ok := m[entity+".versions"]; !ok {
 					return nil, fmt.Errorf("profile %s: %s line %d declares %s but not %s.versions for dialect %s: the days whose summary moved are scanned by versions",
@@ -453,13 +459,13 @@ func checkStatementName(name string) error {
 	switch kind {
 	case "rows", "versions", "by_keys":
 		return nil
-	case "summary":
+	case "summary", "changed":
 		if !windowedEntity(entity) {
 			return fmt.Errorf("statement %q: only windowed entities (shift, appointment) have day summaries", name)
 		}
 		return nil
 	}
-	return fmt.Errorf("statement %q: unknown statement kind %q; use %s.rows, %s.versions, %s.by_keys or %s.summary", name, kind, entity, entity, entity, entity)
+	return fmt.Errorf("statement %q: unknown statement kind %q; use %s.rows, %s.versions, %s.by_keys, %s.summary or %s.changed", name, kind, entity, entity, entity, entity, entity)
 }
 
 // Statement returns the SQL of a named statement for a dialect.

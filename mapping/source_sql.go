@@ -105,8 +105,12 @@ func (s *Source) HasVersions(entity string) bool {
 }
 
 // windowParams are the named parameters every read statement may use.
-func (s *Source) windowParams(w Window) map[string]any {
-	from, to := w.From.In(s.opt.Zone), w.To.In(s.opt.Zone)
+func (s *Source) windowParams(w Window) map[string]any { return WindowParams(s.opt.Zone, w) }
+
+// WindowParams are the named parameters every read statement may use, for the window
+// w read in the MIS zone.
+func WindowParams(zone *time.Location, w Window) map[string]any {
+	from, to := w.From.In(zone), w.To.In(zone)
 	fd, td := convert.FromTime(from), convert.FromTime(to)
 	return map[string]any{
 		"from":      from,
@@ -116,6 +120,18 @@ func (s *Source) windowParams(w Window) map[string]any {
 		"from_ole":  convert.ToOLE(fd),
 		"to_ole":    convert.ToOLE(td),
 	}
+}
+
+// SinceParams are WindowParams with the moment since which <entity>.changed returns
+// rows: :since (a timestamp in the MIS zone), :since_ole (an OLE date-time) and
+// :since_text ('YYYY-MM-DD HH:MM:SS').
+func SinceParams(zone *time.Location, w Window, since time.Time) map[string]any {
+	p := WindowParams(zone, w)
+	at := since.In(zone).Truncate(time.Second)
+	p["since"] = at
+	p["since_ole"] = convert.ToOLEDateTime(at)
+	p["since_text"] = at.Format("2006-01-02 15:04:05")
+	return p
 }
 
 // query renders and runs a statement; the caller closes the rows and calls cancel.

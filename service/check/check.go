@@ -26,7 +26,6 @@ import (
 
 	"medsync/connectors"
 	"medsync/mapping"
-	"medsync/mapping/convert"
 	"medsync/service/config"
 	"medsync/service/store"
 )
@@ -550,15 +549,11 @@ func engineWindow(cfg *config.Config, now time.Time) mapping.Window {
 	return mapping.Window{From: today.AddDate(0, 0, -cfg.MIS.DaysBack), To: today.AddDate(0, 0, cfg.MIS.DaysAhead+1)}
 }
 
-// windowParams mirror the named parameters the reader gives every statement; keys
-// is a key no MIS has, so *.by_keys statements run and return no rows.
+// windowParams are the named parameters the reader gives every statement (since an
+// hour ago for <entity>.changed); keys is a key no MIS has, so *.by_keys statements
+// run and return no rows.
 func windowParams(loc *time.Location, w mapping.Window) map[string]any {
-	from, to := w.From.In(loc), w.To.In(loc)
-	fd, td := convert.FromTime(from), convert.FromTime(to)
-	return map[string]any{
-		"from": from, "to": to,
-		"from_date": fd.String(), "to_date": td.String(),
-		"from_ole": convert.ToOLE(fd), "to_ole": convert.ToOLE(td),
-		"keys": []string{"-1999999999"}, // a whole number, so that integer key columns (PostgreSQL, Firebird) compare too
-	}
+	p := mapping.SinceParams(loc, w, time.Now().Add(-time.Hour))
+	p["keys"] = []string{"-1999999999"} // a whole number, so that integer key columns (PostgreSQL, Firebird) compare too
+	return p
 }

@@ -60,6 +60,7 @@ type entityPoll struct {
 	w        mapping.Window
 	snap     *store.Snapshot
 	at       time.Time // detection time of this poll's events
+	started  time.Time // when the poll of the entity began, by Options.Now
 	known    int       // the guard's base: records known before this poll
 	windowed bool
 	es       *EntitySummary
@@ -135,6 +136,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		es.Error = err.Error()
 		return es
 	}
+	t1 := e.o.Now() // before the first statement: <entity>.changed starts here next time
 	mis, done, err := e.unchangedBySummary(ctx, entity, w, forceFull, &es)
 	if err != nil {
 		return fail(err)
@@ -152,7 +154,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 	if err != nil {
 		return fail(err)
 	}
-	p.sources, p.mis = sources, mis
+	p.sources, p.mis, p.started = sources, mis, t1
 	if err := p.read(ctx, forceFull); err != nil {
 		return fail(err)
 	}
@@ -699,6 +701,10 @@ func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []st
 	change.Meta = p.driftMeta(ctx)
 	if _, ok := e.summaryEntity(entity); ok {
 		change.Summarize = e.summarizeSnapshot
+		if change.Meta == nil {
+			change.Meta = map[string]string{}
+		}
+		change.Meta[sinceKey(entity)] = p.started.Add(-changedOverlap).UTC().Format(time.RFC3339)
 	}
 	if len(p.backfill) > 0 {
 		if change.Meta == nil {

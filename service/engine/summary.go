@@ -109,7 +109,21 @@ func (p *entityPoll) readSummarized(ctx context.Context, sr mapping.Summarizer) 
 		return p.readChanged(ctx)
 	}
 	days := m.days
-	moved := p.movedDays(&days, m.sums)
+	mine := p.snapshotDays(&days)
+	changed, err := p.explainChanges(ctx, &days, m.sums, mine)
+	if err != nil {
+		return err
+	}
+	moved := make([]bool, len(days.dates))
+	n := 0
+	for d := range moved {
+		moved[d] = m.sums[d] != mine[d] || m.sums[d].unknown || mine[d].unknown
+		if moved[d] {
+			n++
+		}
+	}
+	p.markUnmoved(&days, moved, changed)
+	p.e.log.Debug("day summaries compared", "entity", p.entity, "days", len(moved), "moved", n, "changed_rows", len(p.fetch))
 	ranges := dayRanges(moved)
 	for _, r := range ranges {
 		w := mapping.Window{From: time.Unix(days.start[r[0]], 0).In(p.e.o.Zone), To: time.Unix(days.start[r[1]+1], 0).In(p.e.o.Zone)}
@@ -120,9 +134,8 @@ func (p *entityPoll) readSummarized(ctx context.Context, sr mapping.Summarizer) 
 	return p.fetchChanged(ctx)
 }
 
-// movedDays compares the MIS's day summaries with the snapshot's and marks every
-// record of an unchanged day seen. It returns which days moved.
-func (p *entityPoll) movedDays(days *windowDays, mis []daySum) []bool {
+// snapshotDays are the day summaries of the snapshot's records inside the window.
+func (p *entityPoll) snapshotDays(days *windowDays) []daySum {
 	mine := make([]daySum, len(days.dates))
 	ents := p.snap.Entries
 	for i := range ents {
@@ -134,22 +147,94 @@ func (p *entityPoll) movedDays(days *windowDays, mis []daySum) []bool {
 		mine[d].sum += int64(ents[i].Sum)
 		mine[d].unknown = mine[d].unknown || !ents[i].HasSum
 	}
-	moved := make([]bool, len(days.dates))
-	n := 0
-	for d := range moved {
-		moved[d] = mis[d] != mine[d] || mis[d].unknown
-		if moved[d] {
-			n++
-		}
+	return mine
+}
+
+// changedOverlap is how far before the start of the last poll that committed an
+// entity <entity>.changed looks for changes: MIS transactions that commit late, and
+// a MIS clock a little behind ours. A change it misses still moves its day, which is
+// then scanned by keys.
+const changedOverlap = 30 * time.Minute
+
+// sinceKey is the meta key of the moment the next poll's <entity>.changed starts at.
+func sinceKey(entity string) string { return "changed_since:" + entity }
+
+// explainChanges runs <entity>.changed when some day moved and the profile declares
+// it: each row whose version the snapshot does not have is queued to be read in full,
+// and the snapshot's day summaries (mine) are updated as if it were already read —
+// taken out of the day it was on, put into the day it is on. A day whose summary then
+// matches the MIS's is explained: its other records are unchanged. It returns the
+// snapshot positions of the known records queued.
+func (p *entityPoll) explainChanges(ctx context.Context, days *windowDays, mis, mine []daySum) ([]int, error) {
+	cs, ok := p.e.o.Reader.(mapping.ChangeScanner)
+	if !ok || !cs.HasChanged(p.entity) || slices.Equal(mis, mine) {
+		return nil, nil
 	}
+	v, err := p.e.o.Store.GetMeta(ctx, sinceKey(p.entity))
+	if err != nil {
+		return nil, err
+	}
+	since, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, nil // never committed on this path yet: the moved days are scanned
+	}
+	if p.sums == nil {
+		p.sums = map[string]uint32{}
+	}
+	var known []int
+	err = cs.ScanChanged(ctx, p.entity, p.w, since, func(r mapping.ChangedRow) error {
+		nd, inWindow := days.index[r.Day]
+		if !inWindow {
+			return nil // moved out of the window: its old day moved and is scanned
+		}
+		if _, dup := p.versions[string(r.Key)]; dup {
+			return nil
+		}
+		pos := p.snap.PosBytes(r.Key)
+		if pos >= 0 {
+			en := &p.snap.Entries[pos]
+			if en.Ver == r.Version && r.Version != 0 {
+				return nil // unchanged since the snapshot
+			}
+			if d := days.of(en.At); d >= 0 {
+				mine[d].rows--
+				mine[d].sum -= int64(en.Sum)
+			}
+			known = append(known, pos)
+		}
+		mine[nd].rows++
+		mine[nd].sum += int64(r.Checksum)
+		mine[nd].unknown = mine[nd].unknown || !r.HasChecksum
+		k := string(r.Key)
+		p.versions[k] = r.Version
+		if r.HasChecksum {
+			p.sums[k] = r.Checksum
+		}
+		p.fetch = append(p.fetch, k)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read (rows changed since %s) failed, no deletions inferred: %v", since.Format(time.RFC3339), err)
+	}
+	return known, nil
+}
+
+// markUnmoved marks every record of a day that did not move seen, but for the known
+// records explainChanges queued: those are seen when their rows are read.
+func (p *entityPoll) markUnmoved(days *windowDays, moved []bool, queued []int) {
+	ents := p.snap.Entries
 	for i := range ents {
 		if d := days.of(ents[i].At); d >= 0 && !moved[d] {
 			ents[i].Seen = true
 			p.es.Read++
 		}
 	}
-	p.e.log.Debug("day summaries compared", "entity", p.entity, "days", len(moved), "moved", n)
-	return moved
+	for _, i := range queued {
+		if ents[i].Seen {
+			ents[i].Seen = false
+			p.es.Read--
+		}
+	}
 }
 
 // dayRanges turns moved days into at most maxDayScans [first, last] ranges, joining
@@ -199,6 +284,9 @@ func (p *entityPoll) scanDays(ctx context.Context, sr mapping.Summarizer, w mapp
 				}
 				return nil
 			}
+		}
+		if _, queued := p.versions[string(key)]; queued {
+			return nil // a changed row explainChanges queued
 		}
 		k := string(key)
 		p.versions[k] = version

@@ -53,9 +53,11 @@ func (c *scanCounter) take() (days []string, full int) {
 }
 
 // TestSummaryPathFindsEachChange: on the demo MIS in SQLite, PostgreSQL and MariaDB,
-// an unchanged poll scans no day, and an update, an insert, a delete and a move
-// between days are each found by the summary path, which scans only the day(s) the
-// change touched.
+// an unchanged poll scans no day (and loads no snapshot), and an update, an insert, a
+// delete and a move between days are each found by the summary path: the update, the
+// insert and the move through appointment.changed without scanning any day, the
+// delete by scanning its day alone, and a change appointment.changed cannot see (its
+// MODIFYDATE set before the moment it looks from) by scanning its day.
 func TestSummaryPathFindsEachChange(t *testing.T) {
 	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
 		t.Run(dialect, func(t *testing.T) { testSummaryPath(t, dialect) })
@@ -70,6 +72,9 @@ func testSummaryPath(t *testing.T, dialect string) {
 	}
 	now := time.Now().In(zone)
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, zone)
+	// The demo MIS stamps MODIFYDATE with its wall clock: the MIS's zone is the poll's.
+	defer func(old func() time.Time) { demo.Now = old }(demo.Now)
+	demo.Now = func() time.Time { return time.Now().In(zone) }
 	db, _, _, _ := demo.TestMIS(t, dialect, demo.Sizes{Branches: 1, Doctors: 4, Patients: 100, Appointments: 500, Days: 24, Today: now, Seed: 3})
 	prof, err := mapping.LoadProfile("demo")
 	if err != nil {
@@ -150,14 +155,14 @@ func testSummaryPath(t *testing.T, dialect string) {
 
 	must(t, demo.UpdateRow(ctx, db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": "Перезвонить накануне, после обеда"}))
 	es, evs = poll()
-	expect("update", es, evs, connectors.OpUpsert, fmt.Sprint(id), day(2))
+	expect("update", es, evs, connectors.OpUpsert, fmt.Sprint(id))
 
 	var doctor int
 	must(t, db.QueryRowContext(ctx, `SELECT MIN(DOCT_ID) FROM DOCTORS WHERE ENABLED = 1`).Scan(&doctor))
 	added, err := demo.AddAppointment(ctx, db, dialect, demo.NewAppointment{DoctorID: doctor, Start: today.AddDate(0, 0, 3).Add(12*time.Hour + 10*time.Minute)})
 	must(t, err)
 	es, evs = poll()
-	expect("insert", es, evs, connectors.OpUpsert, fmt.Sprint(added), day(3))
+	expect("insert", es, evs, connectors.OpUpsert, fmt.Sprint(added))
 
 	gone := bookedOn(t, db, today.AddDate(0, 0, 4))
 	must(t, demo.DeleteAppointment(ctx, db, dialect, gone))
@@ -166,7 +171,29 @@ func testSummaryPath(t *testing.T, dialect string) {
 
 	must(t, demo.MoveAppointment(ctx, db, dialect, id, today.AddDate(0, 0, 6).Add(11*time.Hour)))
 	es, evs = poll()
-	expect("move between days", es, evs, connectors.OpUpsert, fmt.Sprint(id), day(2), day(6))
+	expect("move between days", es, evs, connectors.OpUpsert, fmt.Sprint(id))
+
+	// A change stamped two hours back (a transaction that committed late, a MIS clock
+	// behind ours): appointment.changed does not return it, its day does not add up,
+	// and the day is scanned.
+	late, lateDay := 0, 0
+	for _, n := range []int{1, 7, 8, 9, 5} {
+		var id sql.NullInt64
+		q := fmt.Sprintf("SELECT MIN(SCHEDID) FROM SCHEDULE WHERE DELETED = 0 AND WDATE = %d", int(convert.ToOLE(convert.FromTime(today.AddDate(0, 0, n)))))
+		must(t, db.QueryRowContext(ctx, q).Scan(&id))
+		if id.Valid {
+			late, lateDay = int(id.Int64), n
+			break
+		}
+	}
+	if late == 0 {
+		t.Fatal("no appointment in the demo MIS on the days tried")
+	}
+	_, err = db.ExecContext(ctx, fmt.Sprintf("UPDATE SCHEDULE SET COMMENT = 'Позвонить после 18:00', MODIFYDATE = %v WHERE SCHEDID = %d",
+		convert.ToOLEDateTime(time.Now().In(zone).Add(-2*time.Hour)), late))
+	must(t, err)
+	es, evs = poll()
+	expect("a change older than the changed rows' start", es, evs, connectors.OpUpsert, fmt.Sprint(late), day(lateDay))
 
 	es, evs = poll()
 	if scanned, _ := src.take(); len(evs) != 0 || len(scanned) != 0 || es.Mode != "summary" || !es.SummaryOnly {

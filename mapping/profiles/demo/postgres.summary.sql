@@ -20,6 +20,19 @@ SELECT s.SCHEDID AS id, s.MODIFYDATE AS version,
 FROM SCHEDULE s
 WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
 
+-- Appointments changed since a moment: found through IX_SCHEDULE_MODIFYDATE (MODIFYDATE),
+-- with the same key, version and checksum as appointment.versions and the day as
+-- bucket. When a day's summary moved, the poll first explains it with these rows and
+-- scans by keys only the days they leave unexplained (a deletion, a row whose
+-- MODIFYDATE was not touched).
+
+-- name: appointment.changed
+SELECT s.SCHEDID AS id, s.MODIFYDATE AS version,
+       (s.SCHEDID::bigint * 2654435761 + (CAST(s.MODIFYDATE * 86400000000 AS bigint) % 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS bigint) / 4294967291) % 4294967291 AS checksum,
+       s.WDATE AS bucket
+FROM SCHEDULE s
+WHERE s.MODIFYDATE >= :since_ole AND s.WDATE >= :from_ole AND s.WDATE < :to_ole
+
 -- Shifts: the same, over DOCTSHIFT joined to DOCTORS (a shift's version is the later of
 -- the two MODIFYDATEs). shift.rows and shift.by_keys are common.sql's with the checksum
 -- added: keep them in step with it.
