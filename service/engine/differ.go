@@ -446,11 +446,11 @@ func (p *entityPoll) vanished(ctx context.Context) (deletes, removes []string, e
 		for _, i := range missing {
 			en := snap.Entries[i]
 			if en.At < p.w.From.Unix() || en.At >= p.w.To.Unix() {
-				removes = append(removes, snap.Keys[i]) // left the window: dropped silently
+				removes = append(removes, snap.Key(i)) // left the window: dropped silently
 				p.es.LeftWindow++
 				continue
 			}
-			candidates = append(candidates, snap.Keys[i])
+			candidates = append(candidates, snap.Key(i))
 		}
 		if len(candidates) > 0 {
 			found, err := p.lookUp(ctx, candidates)
@@ -470,7 +470,7 @@ func (p *entityPoll) vanished(ctx context.Context) (deletes, removes []string, e
 		}
 	} else {
 		for _, i := range missing {
-			deletes = append(deletes, snap.Keys[i])
+			deletes = append(deletes, snap.Key(i))
 		}
 	}
 	if p.keylessSkip > 0 && len(deletes) > 0 {

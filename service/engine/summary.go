@@ -387,7 +387,7 @@ func (e *Engine) summarizeSnapshot(snap *store.Snapshot) []byte {
 	// The day of an instant, memoized per quarter of an hour (every zone offset is a
 	// whole number of quarters).
 	quarter := map[int64]convert.Date{}
-	snap.Each(func(_ string, en *store.Entry) {
+	snap.Each(func(_ []byte, en *store.Entry) {
 		q := en.At / 900
 		if en.At < 0 && en.At%900 != 0 {
 			q--

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -22,17 +23,18 @@ type Entry struct {
 	gone   bool // removed by a commit
 }
 
-// Snapshot is an entity's snapshot in memory, in flat arrays: per record its key (the
-// keys of one disk page share one allocation), its entry and its 64-bit key hash, and
-// an open-addressing index over the hashes (a slice of int32 positions probed
-// linearly) — no per-key allocation on load, and a look-up is one or two probes into
-// one slice. On disk it is a log of pages (see writeSnapshot): a commit appends the
+// Snapshot is an entity's snapshot in memory, in flat arrays without pointers: every
+// key's bytes in one buffer with an end offset per record, per record its entry and
+// its 64-bit key hash, and an open-addressing index over the hashes (a slice of int32
+// positions probed linearly) — no per-key allocation on load, nothing for the garbage
+// collector to trace, and a look-up is one or two probes into one slice. On disk it is a log of pages (see writeSnapshot): a commit appends the
 // entries it changed and tombstones for those it removed, so writing 1% changes writes
 // about 1% of the snapshot; the log is compacted when stale copies pile up.
 type Snapshot struct {
 	Entity  string
-	Keys    []string
 	Entries []Entry
+	keyBuf  []byte   // the keys' bytes, in the order of Entries
+	keyEnd  []uint32 // keyEnd[i]: where key i ends in keyBuf (it starts where key i-1 ends)
 	hashes  []uint64
 	slots   []int32 // position+1 in Entries; 0 empty; -1 a deleted slot
 	used    int     // slots not empty (tombstones included)
@@ -47,7 +49,7 @@ type Snapshot struct {
 var seed = maphash.MakeSeed()
 
 func newSnapshot(entity string, n int) *Snapshot {
-	s := &Snapshot{Entity: entity, Keys: make([]string, 0, n), Entries: make([]Entry, 0, n), hashes: make([]uint64, 0, n), nextPage: logBase}
+	s := &Snapshot{Entity: entity, keyEnd: make([]uint32, 0, n), Entries: make([]Entry, 0, n), hashes: make([]uint64, 0, n), nextPage: logBase}
 	s.slots = make([]int32, slotsFor(n))
 	return s
 }
@@ -61,6 +63,18 @@ func slotsFor(n int) int {
 	return size
 }
 
+// keyBytes is the key of the record at position i, in the snapshot's buffer.
+func (s *Snapshot) keyBytes(i int) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = s.keyEnd[i-1]
+	}
+	return s.keyBuf[start:s.keyEnd[i]]
+}
+
+// Key is the key of the record at position i of Entries.
+func (s *Snapshot) Key(i int) string { return string(s.keyBytes(i)) }
+
 // Len is the number of records in the snapshot.
 func (s *Snapshot) Len() int { return s.live }
 
@@ -71,7 +85,7 @@ func (s *Snapshot) find(h uint64, key string) int {
 		if p == 0 {
 			return -1
 		}
-		if p > 0 && s.hashes[p-1] == h && s.Keys[p-1] == key {
+		if p > 0 && s.hashes[p-1] == h && string(s.keyBytes(int(p-1))) == key {
 			return int(p - 1)
 		}
 	}
@@ -84,7 +98,7 @@ func (s *Snapshot) findBytes(h uint64, key []byte) int {
 		if p == 0 {
 			return -1
 		}
-		if p > 0 && s.hashes[p-1] == h && s.Keys[p-1] == string(key) {
+		if p > 0 && s.hashes[p-1] == h && bytes.Equal(s.keyBytes(int(p-1)), key) {
 			return int(p - 1)
 		}
 	}
@@ -106,19 +120,31 @@ func (s *Snapshot) GetBytes(key []byte) *Entry {
 	return nil
 }
 
-// PosBytes is the position of key in Entries (and Keys), or -1.
+// PosBytes is the position of key in Entries, or -1.
 func (s *Snapshot) PosBytes(key []byte) int { return s.findBytes(maphash.Bytes(seed, key), key) }
 
-// Pos is the position of key in Entries (and Keys), or -1.
+// Pos is the position of key in Entries, or -1.
 func (s *Snapshot) Pos(key string) int { return s.find(maphash.String(seed, key), key) }
 
 // add appends a record the snapshot does not have and returns its position.
 func (s *Snapshot) add(key string, h uint64, e Entry) int {
+	s.keyBuf = append(s.keyBuf, key...)
+	return s.push(h, e)
+}
+
+// addBytes is add for a key held in a byte slice.
+func (s *Snapshot) addBytes(key []byte, h uint64, e Entry) int {
+	s.keyBuf = append(s.keyBuf, key...)
+	return s.push(h, e)
+}
+
+// push appends the entry of the key just appended to keyBuf, and indexes it.
+func (s *Snapshot) push(h uint64, e Entry) int {
 	if (s.used+1)*2 > len(s.slots) {
 		s.rehash(slotsFor(s.live + 1))
 	}
 	i := len(s.Entries)
-	s.Keys = append(s.Keys, key)
+	s.keyEnd = append(s.keyEnd, uint32(len(s.keyBuf)))
 	s.Entries = append(s.Entries, e)
 	s.hashes = append(s.hashes, h)
 	s.live++
@@ -173,23 +199,25 @@ func (s *Snapshot) removeAt(i int) {
 // every entry the differ sees is a live record.
 func (s *Snapshot) pack() {
 	n := 0
+	end := uint32(0)
 	for i := range s.Entries {
 		if s.Entries[i].gone {
 			continue
 		}
-		s.Keys[n], s.Entries[n], s.hashes[n] = s.Keys[i], s.Entries[i], s.hashes[i]
+		k := s.keyBytes(i) // at or after end: the copy moves keys down only
+		end += uint32(copy(s.keyBuf[end:], k))
+		s.keyEnd[n], s.Entries[n], s.hashes[n] = end, s.Entries[i], s.hashes[i]
 		n++
 	}
-	clear(s.Keys[n:])
-	s.Keys, s.Entries, s.hashes = s.Keys[:n], s.Entries[:n], s.hashes[:n]
+	s.keyBuf, s.keyEnd, s.Entries, s.hashes = s.keyBuf[:end], s.keyEnd[:n], s.Entries[:n], s.hashes[:n]
 	s.rehash(slotsFor(n))
 }
 
-// Each visits every live entry.
-func (s *Snapshot) Each(fn func(key string, e *Entry)) {
+// Each visits every live entry (the key is the snapshot's: valid during the call only).
+func (s *Snapshot) Each(fn func(key []byte, e *Entry)) {
 	for i := range s.Entries {
 		if !s.Entries[i].gone {
-			fn(s.Keys[i], &s.Entries[i])
+			fn(s.keyBytes(i), &s.Entries[i])
 		}
 	}
 }
@@ -222,8 +250,9 @@ func (s *Snapshot) encodeRecords(b []byte, idx []int, tombs []string) []byte {
 			fl |= flagSum
 		}
 		b = append(b, fl)
-		b = binary.AppendUvarint(b, uint64(len(s.Keys[i])))
-		b = append(b, s.Keys[i]...)
+		k := s.keyBytes(i)
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
 		b = binary.LittleEndian.AppendUint64(b, e.FP)
 		b = binary.LittleEndian.AppendUint64(b, e.Ver)
 		b = binary.AppendVarint(b, e.At)
@@ -240,8 +269,8 @@ func (s *Snapshot) encodeRecords(b []byte, idx []int, tombs []string) []byte {
 }
 
 // pageBuf holds one page's records while it is decoded: the key bytes gathered into
-// one buffer (so the keys of a page share one allocation of their own size), then
-// applied in order. It is reused from page to page.
+// one buffer, then applied in order (copied into the snapshot's). It is reused from
+// page to page.
 type pageBuf struct {
 	keys  []byte
 	spans []int // end offset of each key in keys
@@ -341,13 +370,12 @@ func (pb *pageBuf) parseLegacy(b []byte) error {
 // apply puts the parsed page into the snapshot: a later copy of a key overrides an
 // earlier one, a tombstone removes it. It returns how many records tombstones removed.
 func (s *Snapshot) applyPage(pb *pageBuf) (removed int) {
-	keys := string(pb.keys)
 	start := 0
 	for i, end := range pb.spans {
-		key := keys[start:end]
+		key := pb.keys[start:end]
 		start = end
-		h := maphash.String(seed, key)
-		pos := s.find(h, key)
+		h := maphash.Bytes(seed, key)
+		pos := s.findBytes(h, key)
 		switch {
 		case pb.tombs[i]:
 			if pos >= 0 {
@@ -357,7 +385,7 @@ func (s *Snapshot) applyPage(pb *pageBuf) (removed int) {
 		case pos >= 0:
 			s.Entries[pos] = pb.ents[i]
 		default:
-			s.add(key, h, pb.ents[i])
+			s.addBytes(key, h, pb.ents[i])
 		}
 	}
 	return removed
