@@ -12,7 +12,7 @@ SELECT s.SCHEDID AS id, s.PCODE AS patient_id, s.DOCT_ID AS doctor_id, s.FILIAL_
        s.SOURCE AS source,
        (SELECT string_agg(CAST(ss.SERV_ID AS VARCHAR(20)), ',' ORDER BY ss.SERV_ID) FROM SCHEDSERV ss WHERE ss.SCHEDID = s.SCHEDID) AS service_ids,
        s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id, s.MODIFYDATE AS version,
-       (s.SCHEDID::bigint * 2654435761 + (CAST(s.MODIFYDATE * 86400000000 AS bigint) % 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS bigint) / 4294967291) % 4294967291 AS checksum
+       ((s.SCHEDID::bigint * 2654435761) # hashfloat8(s.MODIFYDATE)::bigint) & 4294967295 AS checksum
 FROM SCHEDULE s
 LEFT JOIN DELREASONS r ON r.REASON_ID = s.DEL_REASON_ID
 WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
@@ -25,7 +25,7 @@ SELECT s.SCHEDID AS id, s.PCODE AS patient_id, s.DOCT_ID AS doctor_id, s.FILIAL_
        s.SOURCE AS source,
        (SELECT string_agg(CAST(ss.SERV_ID AS VARCHAR(20)), ',' ORDER BY ss.SERV_ID) FROM SCHEDSERV ss WHERE ss.SCHEDID = s.SCHEDID) AS service_ids,
        s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id, s.MODIFYDATE AS version,
-       (s.SCHEDID::bigint * 2654435761 + (CAST(s.MODIFYDATE * 86400000000 AS bigint) % 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS bigint) / 4294967291) % 4294967291 AS checksum
+       ((s.SCHEDID::bigint * 2654435761) # hashfloat8(s.MODIFYDATE)::bigint) & 4294967295 AS checksum
 FROM SCHEDULE s
 LEFT JOIN DELREASONS r ON r.REASON_ID = s.DEL_REASON_ID
 WHERE s.SCHEDID IN (:keys)

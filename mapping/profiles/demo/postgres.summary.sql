@@ -2,21 +2,25 @@
 -- "Day summaries"). A poll compares each day's row count and checksum with the same
 -- figures computed from its snapshot, and scans (key, version) pairs only for the days
 -- that moved. The checksum of a row is a whole number in [0, 2^32) mixing SCHEDID and
--- MODIFYDATE (in microseconds); the same expression is returned AS checksum by
--- appointment.versions, appointment.rows and appointment.by_keys (postgres.sql).
+-- MODIFYDATE: SCHEDID * 2654435761 XOR PostgreSQL's own hash of the MODIFYDATE value
+-- (hashfloat8: every bit of the double, and cheaper than integer arithmetic on it), low
+-- 32 bits. The same expression is returned AS checksum by appointment.versions,
+-- appointment.changed, appointment.rows and appointment.by_keys (postgres.sql). Should a
+-- PostgreSQL upgrade ever change hashfloat8, every day moves once and is scanned, and
+-- the snapshot learns the new checksums.
 -- Both statements are served by the index IX_SCHEDULE_WINDOW (WDATE, SCHEDID, MODIFYDATE)
 -- alone.
 
 -- name: appointment.summary
 SELECT s.WDATE AS bucket, COUNT(*) AS row_count,
-       CAST(SUM((s.SCHEDID::bigint * 2654435761 + (CAST(s.MODIFYDATE * 86400000000 AS bigint) % 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS bigint) / 4294967291) % 4294967291) AS bigint) AS checksum
+       CAST(SUM(((s.SCHEDID::bigint * 2654435761) # hashfloat8(s.MODIFYDATE)::bigint) & 4294967295) AS bigint) AS checksum
 FROM SCHEDULE s
 WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
 GROUP BY s.WDATE
 
 -- name: appointment.versions
 SELECT s.SCHEDID AS id, s.MODIFYDATE AS version,
-       (s.SCHEDID::bigint * 2654435761 + (CAST(s.MODIFYDATE * 86400000000 AS bigint) % 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS bigint) / 4294967291) % 4294967291 AS checksum
+       ((s.SCHEDID::bigint * 2654435761) # hashfloat8(s.MODIFYDATE)::bigint) & 4294967295 AS checksum
 FROM SCHEDULE s
 WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
 
@@ -28,7 +32,7 @@ WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
 
 -- name: appointment.changed
 SELECT s.SCHEDID AS id, s.MODIFYDATE AS version,
-       (s.SCHEDID::bigint * 2654435761 + (CAST(s.MODIFYDATE * 86400000000 AS bigint) % 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS bigint) / 4294967291) % 4294967291 AS checksum,
+       ((s.SCHEDID::bigint * 2654435761) # hashfloat8(s.MODIFYDATE)::bigint) & 4294967295 AS checksum,
        s.WDATE AS bucket
 FROM SCHEDULE s
 WHERE s.MODIFYDATE >= :since_ole AND s.WDATE >= :from_ole AND s.WDATE < :to_ole
