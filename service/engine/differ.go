@@ -272,6 +272,9 @@ func (p *entityPoll) readChanged(ctx context.Context) error {
 // the next poll can take the cheap path.
 func (p *entityPoll) readFull(ctx context.Context) error {
 	r := p.e.o.Reader
+	if p.snap.Len() == 0 {
+		p.reserve(ctx)
+	}
 	if r.HasVersions(p.entity) && !r.RowVersions(p.entity) {
 		// Versions are read before rows: a row edited in between pairs an old
 		// version with new content, which costs one refetch, never a missed change.
@@ -368,6 +371,31 @@ func (p *entityPoll) compare(it mapping.Item) error {
 		return p.flush()
 	}
 	return nil
+}
+
+// maxReserve bounds what reserve trusts a day summary's count for.
+const maxReserve = 20_000_000
+
+// reserve sizes an empty snapshot for the rows the MIS's day summaries count, when the
+// entity has them, so that a first poll of a million records does not grow the
+// snapshot's arrays by copying them.
+func (p *entityPoll) reserve(ctx context.Context) {
+	sr, ok := p.e.summaryEntity(p.entity)
+	if !ok {
+		return
+	}
+	m := p.mis
+	if m == nil || m.w != p.w {
+		m = p.e.readMISDays(ctx, sr, p.entity, p.w)
+	}
+	if m.err != nil {
+		return
+	}
+	var n int64
+	for _, d := range m.sums {
+		n += d.rows
+	}
+	p.snap.Reserve(int(min(n, maxReserve)))
 }
 
 // versionDrift counts a record whose content changed while its version did not: the

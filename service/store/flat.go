@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 )
 
 // Entry is the snapshot of one record: what the differ compares against.
@@ -74,6 +75,23 @@ func (s *Snapshot) keyBytes(i int) []byte {
 
 // Key is the key of the record at position i of Entries.
 func (s *Snapshot) Key(i int) string { return string(s.keyBytes(i)) }
+
+// Reserve makes room for n records in all, so that a snapshot filled by a first poll
+// does not grow its arrays by copying them (each copy briefly holds two).
+func (s *Snapshot) Reserve(n int) {
+	if n <= cap(s.Entries) {
+		return
+	}
+	s.Entries = slices.Grow(s.Entries, n-len(s.Entries))
+	s.hashes = slices.Grow(s.hashes, n-len(s.hashes))
+	s.keyEnd = slices.Grow(s.keyEnd, n-len(s.keyEnd))
+	if len(s.keyBuf) == 0 {
+		s.keyBuf = make([]byte, 0, 8*n) // a guess: the demo's keys are 6-7 digits
+	}
+	if size := slotsFor(n); size > len(s.slots) {
+		s.rehash(size)
+	}
+}
 
 // Len is the number of records in the snapshot.
 func (s *Snapshot) Len() int { return s.live }

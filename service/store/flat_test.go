@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"testing"
 )
 
@@ -144,3 +145,30 @@ func TestSnapshotLegacyPages(t *testing.T) {
 	}
 	check(t, again, want)
 }
+
+// TestSnapshotReserve: reserving room keeps every record findable, and records added
+// within the reservation move no array.
+func TestSnapshotReserve(t *testing.T) {
+	s := newSnapshot("appointment", 0)
+	for i := 0; i < 100; i++ {
+		s.add(fmt.Sprint(i), seedHash(fmt.Sprint(i)), Entry{FP: uint64(i)})
+	}
+	s.Reserve(5000)
+	entries := &s.Entries[:1][0]
+	for i := 100; i < 5000; i++ {
+		s.add(fmt.Sprint(i), seedHash(fmt.Sprint(i)), Entry{FP: uint64(i)})
+	}
+	if &s.Entries[0] != entries {
+		t.Error("adding within the reservation moved the entries")
+	}
+	for i := 0; i < 5000; i++ {
+		if e := s.Get(fmt.Sprint(i)); e == nil || e.FP != uint64(i) {
+			t.Fatalf("record %d: %+v after Reserve", i, e)
+		}
+	}
+	if s.Get("5000") != nil || s.Len() != 5000 {
+		t.Errorf("Len %d, or a record never added is found", s.Len())
+	}
+}
+
+func seedHash(key string) uint64 { return maphash.String(seed, key) }
