@@ -337,27 +337,28 @@ func (e *Engine) unchangedBySummary(ctx context.Context, entity string, w mappin
 	if !ok || forceFull {
 		return nil, false, nil
 	}
+	// The MIS first: the state store may be busy loading the snapshot meanwhile.
+	m = e.readMISDays(ctx, sr, entity, w)
+	if m.err != nil {
+		return m, false, nil
+	}
 	blob, err := e.o.Store.LoadSummary(ctx, entity)
 	if err != nil || blob == nil {
-		return nil, false, err
+		return m, false, err
 	}
 	mine, ok := decodeDays(blob, e.o.Zone.String())
 	if !ok {
-		return nil, false, nil
+		return m, false, nil
 	}
 	for _, t := range e.o.Targets {
 		if t.takes(entity) {
 			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil || v == "" {
-				return nil, false, err
+				return m, false, err
 			}
 		}
 	}
 	if held, err := e.o.Store.HeldOf(ctx, entity); err != nil || len(held) > 0 {
-		return nil, false, err
-	}
-	m = e.readMISDays(ctx, sr, entity, w)
-	if m.err != nil {
-		return m, false, nil
+		return m, false, err
 	}
 	var rows int64
 	for i, d := range m.days.dates {
