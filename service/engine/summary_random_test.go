@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"medsync/connectors"
+	"medsync/mapping"
+	"medsync/mapping/convert"
+	"medsync/mapping/demo"
+	"medsync/service/store"
+)
+
+// TestSummaryPathRandomChanges drives the summary path through rounds of random
+// registrar work on the demo MIS — updates, inserts, deletions, moves between days,
+// changes stamped before the moment appointment.changed looks from, rounds with no
+// change at all — and after every poll compares what the connector was given with a
+// full read of the MIS: the same records with the same content, none missing, none
+// extra. SQLite, PostgreSQL and MariaDB.
+func TestSummaryPathRandomChanges(t *testing.T) {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+		t.Run(dialect, func(t *testing.T) { testSummaryRandom(t, dialect) })
+	}
+}
+
+func testSummaryRandom(t *testing.T, dialect string) {
+	ctx := context.Background()
+	zone, err := time.LoadLocation("Europe/Moscow")
+	if err != nil {
+		zone = msk
+	}
+	defer func(old func() time.Time) { demo.Now = old }(demo.Now)
+	demo.Now = func() time.Time { return time.Now().In(zone) }
+	now := time.Now().In(zone)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, zone)
+	db, _, _, _ := demo.TestMIS(t, dialect, demo.Sizes{Branches: 1, Doctors: 4, Patients: 100, Appointments: 600, Days: 24, Today: now, Seed: 11})
+	prof, err := mapping.LoadProfile("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := mapping.NewSource(db, dialect, prof, mapping.SourceOptions{Zone: zone})
+	st, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec := &recorder{}
+	eng, err := New(Options{
+		Reader: src, Store: st, Zone: zone, DaysBack: 10, DaysAhead: 10,
+		Targets: []*Target{{Name: "rec", Conn: rec, Entities: []string{mapping.EntityAppointment}, BatchSize: 100}},
+		Guard:   Guard{MaxShare: 0.5, MinCount: 3},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := eng.Window(time.Now())
+	var doctors []int
+	rows, err := db.QueryContext(ctx, `SELECT DOCT_ID FROM DOCTORS WHERE ENABLED = 1 ORDER BY DOCT_ID`)
+	must(t, err)
+	for rows.Next() {
+		var d int
+		must(t, rows.Scan(&d))
+		doctors = append(doctors, d)
+	}
+	must(t, rows.Err())
+	rows.Close()
+
+	given := map[string]string{} // key → fingerprint of what the connector holds
+	rnd := rand.New(rand.NewPCG(7, uint64(len(dialect))))
+	inWindow := func() []int {
+		t.Helper()
+		var ids []int
+		from, to := convert.ToOLE(convert.FromTime(w.From.In(zone))), convert.ToOLE(convert.FromTime(w.To.In(zone)))
+		r, err := db.QueryContext(ctx, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE WDATE >= %v AND WDATE < %v ORDER BY SCHEDID", from, to))
+		must(t, err)
+		defer r.Close()
+		for r.Next() {
+			var id int
+			must(t, r.Scan(&id))
+			ids = append(ids, id)
+		}
+		must(t, r.Err())
+		return ids
+	}
+	day := func() time.Time { return today.AddDate(0, 0, rnd.IntN(19)-9) }
+	summaryOnly := 0
+	for round := 0; round < 24; round++ {
+		var did []string
+		if round > 0 && round%5 != 0 { // every fifth round changes nothing
+			ids := inWindow()
+			rnd.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+			for _, id := range ids[:1+rnd.IntN(4)] { // distinct rows: one deleted is not touched again
+				switch rnd.IntN(6) {
+				case 0, 1:
+					must(t, demo.UpdateRow(ctx, db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": fmt.Sprintf("раунд %d", round)}))
+					did = append(did, fmt.Sprintf("update %d", id))
+				case 2:
+					start := day().Add(time.Duration(9*60+rnd.IntN(16)*30) * time.Minute)
+					added, err := demo.AddAppointment(ctx, db, dialect, demo.NewAppointment{DoctorID: doctors[rnd.IntN(len(doctors))], Start: start})
+					must(t, err)
+					did = append(did, fmt.Sprintf("insert %d on %s", added, start.Format("01-02")))
+				case 3:
+					if err := demo.DeleteAppointment(ctx, db, dialect, id); err != nil {
+						t.Fatal(err)
+					}
+					did = append(did, fmt.Sprintf("delete %d", id))
+				case 4:
+					start := day().Add(time.Duration(9*60+rnd.IntN(16)*30) * time.Minute)
+					must(t, demo.MoveAppointment(ctx, db, dialect, id, start))
+					did = append(did, fmt.Sprintf("move %d to %s", id, start.Format("01-02")))
+				case 5: // stamped two hours back: appointment.changed cannot see it
+					_, err := db.ExecContext(ctx, fmt.Sprintf("UPDATE SCHEDULE SET COMMENT = 'поздно %d', MODIFYDATE = %v WHERE SCHEDID = %d",
+						round, convert.ToOLEDateTime(time.Now().In(zone).Add(-2*time.Hour)), id))
+					must(t, err)
+					did = append(did, fmt.Sprintf("late update %d", id))
+				}
+			}
+		}
+		rec.reset()
+		s := eng.Poll(ctx)
+		if !s.OK() {
+			t.Fatalf("round %d (%v): poll failed: %v", round, did, s.Err())
+		}
+		if _, err := eng.DeliverAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range rec.events() {
+			switch ev.Op {
+			case connectors.OpUpsert:
+				given[ev.Key] = ev.Fingerprint
+			case connectors.OpDelete:
+				delete(given, ev.Key)
+			}
+		}
+		es := s.Entities[0]
+		if es.SummaryOnly {
+			summaryOnly++
+			if len(did) > 0 {
+				t.Fatalf("round %d: %v, yet the poll was decided by the day summaries alone", round, did)
+			}
+		}
+		if es.Held > 0 {
+			t.Fatalf("round %d: %d deletions held", round, es.Held)
+		}
+		truth := map[string]string{}
+		err := src.ReadAll(ctx, mapping.EntityAppointment, w, func(it mapping.Item) error {
+			b, err := json.Marshal(it.Record)
+			if err != nil {
+				return err
+			}
+			truth[it.Record.RecordKey()] = fpHex(Fingerprint(b))
+			return nil
+		}, func(mapping.Skip) {})
+		must(t, err)
+		var wrong []string
+		for k, fp := range truth {
+			if given[k] != fp {
+				wrong = append(wrong, "stale or missing "+k)
+			}
+		}
+		for k := range given {
+			if _, ok := truth[k]; !ok {
+				wrong = append(wrong, "extra "+k)
+			}
+		}
+		if len(wrong) > 0 {
+			slices.Sort(wrong)
+			t.Fatalf("round %d (%v, mode %s): the connector's records differ from the MIS: %v", round, did, es.Mode, wrong)
+		}
+	}
+	if summaryOnly == 0 {
+		t.Error("no round was decided by the day summaries alone")
+	}
+}
