@@ -280,15 +280,14 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 	sources := sourceOutcomes{}
 	// The next entity's snapshot is loaded from the state store while this entity is
 	// read from the MIS: two cores, two databases.
-	// An entity on the summary path whose last poll its day summaries decided loads
-	// its snapshot only when they move this time (unchangedBySummary); one that
-	// changed last time is likely to change again, and loads it while its summaries
-	// are read.
+	// An entity on the summary path loads its snapshot only when its day summaries
+	// moved (unchangedBySummary). (Loading it while the summaries are read, for an
+	// entity that changed in its last poll, measured no faster on two cores and cost
+	// the next quiet poll a whole load.)
 	var next *snapLoad
-	quiet := e.quietEntities(ctx)
 	load := func(ent string) *snapLoad {
-		_, summary := e.summaryEntity(ent)
-		return e.loadSnapshot(ctx, ent, summary && !full && quiet[ent])
+		_, lazy := e.summaryEntity(ent)
+		return e.loadSnapshot(ctx, ent, lazy && !full)
 	}
 	if len(ents) > 0 {
 		next = load(ents[0])
@@ -306,7 +305,6 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 			progress.EntityStarted(ent)
 		}
 		es := e.pollEntity(ctx, ent, sum.Window, full, cur, sources)
-		quiet[ent] = es.SummaryOnly
 		sum.Entities = append(sum.Entities, es)
 		e.o.Observer.EntityDone(es)
 		lvl := slog.LevelInfo
@@ -329,24 +327,6 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 	e.o.Observer.PollDone(sum)
 	e.notifyAll()
 	return sum
-}
-
-// quietEntities are the entities whose last poll the day summaries decided alone,
-// from the poll history when the engine has not polled yet.
-func (e *Engine) quietEntities(ctx context.Context) map[string]bool {
-	if e.quiet != nil {
-		return e.quiet
-	}
-	e.quiet = map[string]bool{}
-	if last, ok, err := e.o.Store.LastPoll(ctx); err == nil && ok {
-		var s PollSummary
-		if json.Unmarshal(last.Summary, &s) == nil {
-			for _, es := range s.Entities {
-				e.quiet[es.Entity] = es.SummaryOnly
-			}
-		}
-	}
-	return e.quiet
 }
 
 // snapLoad is a snapshot being loaded in the background, or, when lazy, loaded at

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -434,23 +433,6 @@ func (s *Store) AddPoll(ctx context.Context, p PollRecord) error {
 	}
 	_, err := s.db.ExecContext(ctx, `DELETE FROM polls WHERE started < ?`, time.Now().Add(-7*24*time.Hour).UTC().Format(time.RFC3339))
 	return err
-}
-
-// LastPoll returns the newest poll of the history; ok is false when there is none.
-func (s *Store) LastPoll(ctx context.Context) (p PollRecord, ok bool, err error) {
-	var st, sum string
-	var ms int64
-	err = s.db.QueryRowContext(ctx, `SELECT started, duration_ms, ok, summary FROM polls ORDER BY id DESC LIMIT 1`).Scan(&st, &ms, &p.OK, &sum)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, false, nil
-	}
-	if err != nil {
-		return p, false, err
-	}
-	p.Started, _ = time.Parse(time.RFC3339, st)
-	p.Duration = time.Duration(ms) * time.Millisecond
-	p.Summary = json.RawMessage(sum)
-	return p, true, nil
 }
 
 // Polls returns the polls started since the given time, oldest first.
