@@ -384,28 +384,49 @@ func (e *Engine) unchangedBySummary(ctx context.Context, entity string, w mappin
 // service's zone.
 func (e *Engine) summarizeSnapshot(snap *store.Snapshot) []byte {
 	zone := e.o.Zone
-	days := map[convert.Date]daySum{}
-	// The day of an instant, memoized per quarter of an hour (every zone offset is a
-	// whole number of quarters).
-	quarter := map[int64]convert.Date{}
+	lo, hi, any := int64(0), int64(0), false
 	snap.Each(func(_ []byte, en *store.Entry) {
-		q := en.At / 900
-		if en.At < 0 && en.At%900 != 0 {
-			q--
+		if !any || en.At < lo {
+			lo = en.At
 		}
-		d, ok := quarter[q]
-		if !ok {
-			y, mo, dd := time.Unix(q*900, 0).In(zone).Date()
-			d = convert.Date{Year: y, Month: mo, Day: dd}
-			quarter[q] = d
+		if !any || en.At > hi {
+			hi = en.At
 		}
-		s := days[d]
-		s.rows++
-		s.sum += int64(en.Sum)
-		s.unknown = s.unknown || !en.HasSum
-		days[d] = s
+		any = true
 	})
+	days := map[convert.Date]daySum{}
+	if any {
+		y, mo, d := time.Unix(lo, 0).In(zone).Date()
+		span := daysOf(mapping.Window{From: time.Date(y, mo, d, 0, 0, 0, 0, zone), To: time.Unix(hi+1, 0)}, zone)
+		sums := make([]daySum, len(span.dates))
+		snap.Each(func(_ []byte, en *store.Entry) {
+			s := &sums[span.ofNear(en.At)]
+			s.rows++
+			s.sum += int64(en.Sum)
+			s.unknown = s.unknown || !en.HasSum
+		})
+		for i, s := range sums {
+			if s.rows > 0 {
+				days[span.dates[i]] = s
+			}
+		}
+	}
 	return encodeDays(zone.String(), days)
+}
+
+// ofNear is of for an instant known to lie inside the days: a guess from the length
+// of a day, corrected by a step or two (days of 23 or 25 hours).
+func (d *windowDays) ofNear(at int64) int {
+	n := len(d.dates)
+	k := int((at - d.start[0]) / 86400)
+	k = max(0, min(k, n-1))
+	for k > 0 && d.start[k] > at {
+		k--
+	}
+	for k < n-1 && d.start[k+1] <= at {
+		k++
+	}
+	return k
 }
 
 // summaryFormat heads a stored summary; the zone follows it.

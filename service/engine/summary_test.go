@@ -271,3 +271,54 @@ func (d *damagedPages) restore() {
 		must(d.t, err)
 	}
 }
+
+// TestSummarizeSnapshotDays: the stored summary puts each record on the date of its
+// instant in the service zone — across daylight-saving changes too — and reads back
+// as written.
+func TestSummarizeSnapshotDays(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"Europe/Moscow", "America/New_York", "Australia/Lord_Howe"} {
+		zone, err := time.LoadLocation(name)
+		if err != nil {
+			t.Skipf("no zone %s: %v", name, err)
+		}
+		st, err := store.Open(ctx, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &store.Change{Entity: mapping.EntityAppointment}
+		want := map[convert.Date]daySum{}
+		base := time.Date(2025, 1, 1, 0, 0, 0, 0, zone).Unix()
+		for i := 0; i < 5000; i++ {
+			at := base + int64(i)*int64(i%97+1)*1307 // spread over two years, odd minutes
+			en := store.Entry{FP: uint64(i), At: at, Sum: uint32(i * 7919), HasSum: i%500 != 0}
+			if !en.HasSum {
+				en.Sum = 0 // what the store keeps of a record read without a checksum
+			}
+			c.Puts = append(c.Puts, store.Put{Key: fmt.Sprint(i), Entry: en})
+			y, m, d := time.Unix(at, 0).In(zone).Date()
+			s := want[convert.Date{Year: y, Month: m, Day: d}]
+			s.rows++
+			s.sum += int64(en.Sum)
+			s.unknown = s.unknown || !en.HasSum
+			want[convert.Date{Year: y, Month: m, Day: d}] = s
+		}
+		must(t, st.Commit(ctx, nil, c))
+		snap, err := st.LoadSnapshot(ctx, mapping.EntityAppointment)
+		must(t, err)
+		e := &Engine{o: Options{Zone: zone}}
+		got, ok := decodeDays(e.summarizeSnapshot(snap), zone.String())
+		if !ok || len(got) != len(want) {
+			t.Fatalf("%s: decoded %v, %d days, want %d", name, ok, len(got), len(want))
+		}
+		for d, s := range want {
+			if got[d] != s {
+				t.Errorf("%s %s: %+v, want %+v", name, d, got[d], s)
+			}
+		}
+		if _, ok := decodeDays(e.summarizeSnapshot(snap), "Europe/Berlin"); ok {
+			t.Errorf("%s: a summary written for another zone was accepted", name)
+		}
+		st.Close()
+	}
+}

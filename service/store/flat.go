@@ -161,20 +161,48 @@ func (s *Snapshot) push(h uint64, e Entry) int {
 	if (s.used+1)*2 > len(s.slots) {
 		s.rehash(slotsFor(s.live + 1))
 	}
+	mask := uint64(len(s.slots) - 1)
+	j := h & mask
+	for s.slots[j] > 0 {
+		j = (j + 1) & mask
+	}
+	return s.pushAt(int(j), h, e)
+}
+
+// pushAt is push into a free slot of the index (empty, or deleted) found by a probe.
+func (s *Snapshot) pushAt(slot int, h uint64, e Entry) int {
 	i := len(s.Entries)
 	s.keyEnd = append(s.keyEnd, uint32(len(s.keyBuf)))
 	s.Entries = append(s.Entries, e)
 	s.hashes = append(s.hashes, h)
 	s.live++
+	if s.slots[slot] == 0 {
+		s.used++
+	}
+	s.slots[slot] = int32(i + 1)
+	return i
+}
+
+// probeBytes looks key up in one walk of the index: its position, or -1 and the slot
+// an insert would take (the first deleted slot on the way, else the empty one that
+// ended it).
+func (s *Snapshot) probeBytes(h uint64, key []byte) (pos, free int) {
 	mask := uint64(len(s.slots) - 1)
-	for j := h & mask; ; j = (j + 1) & mask {
-		switch s.slots[j] {
-		case 0:
-			s.used++
-			fallthrough
-		case -1:
-			s.slots[j] = int32(i + 1)
-			return i
+	free = -1
+	for i := h & mask; ; i = (i + 1) & mask {
+		p := s.slots[i]
+		switch {
+		case p == 0:
+			if free < 0 {
+				free = int(i)
+			}
+			return -1, free
+		case p < 0:
+			if free < 0 {
+				free = int(i)
+			}
+		case s.hashes[p-1] == h && bytes.Equal(s.keyBytes(int(p-1)), key):
+			return int(p - 1), -1
 		}
 	}
 }
@@ -393,7 +421,7 @@ func (s *Snapshot) applyPage(pb *pageBuf) (removed int) {
 		key := pb.keys[start:end]
 		start = end
 		h := maphash.Bytes(seed, key)
-		pos := s.findBytes(h, key)
+		pos, free := s.probeBytes(h, key)
 		switch {
 		case pb.tombs[i]:
 			if pos >= 0 {
@@ -402,8 +430,11 @@ func (s *Snapshot) applyPage(pb *pageBuf) (removed int) {
 			}
 		case pos >= 0:
 			s.Entries[pos] = pb.ents[i]
+		case (s.used+1)*2 > len(s.slots):
+			s.addBytes(key, h, pb.ents[i]) // the index grows first
 		default:
-			s.addBytes(key, h, pb.ents[i])
+			s.keyBuf = append(s.keyBuf, key...)
+			s.pushAt(free, h, pb.ents[i])
 		}
 	}
 	return removed
