@@ -517,6 +517,9 @@ func (p *entityPoll) lookUp(ctx context.Context, candidates []string) (map[strin
 	found := map[string]bool{}
 	err := p.e.o.Reader.ReadKeys(ctx, p.entity, candidates, func(it mapping.Item) error {
 		key := it.Record.RecordKey()
+		if found[key] {
+			return nil // a key read twice: the first row counts
+		}
 		found[key] = true
 		data, err := json.Marshal(it.Record)
 		if err != nil {
