@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -27,8 +28,13 @@ const (
 	preCookie     = "medsync_registrar_pre" // double-submit token of the sign-in form
 )
 
-// dummyHash makes a sign-in with an unknown user name cost as much as a known one.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("medsync-unknown-user"), bcrypt.DefaultCost)
+// dummyHash makes a sign-in with an unknown user name cost as much as a known one. It
+// is made at the first sign-in, not at start: a bcrypt hash takes ~80 ms, which every
+// `medsync once` of a poll would pay.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("medsync-unknown-user"), bcrypt.DefaultCost)
+	return h
+})
 
 type web struct {
 	s    *Service
@@ -229,7 +235,7 @@ func (w *web) login(rw http.ResponseWriter, r *http.Request) {
 	}
 	hash, known := w.s.o.Registrar.Users[user]
 	if !known {
-		hash = string(dummyHash)
+		hash = string(dummyHash())
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(pass)) != nil || !known {
 		w.s.log.Warn("registrar sign-in failed", "user", user, "client", ip)
