@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"medsync/mapping"
 	"medsync/mapping/convert"
 	"medsync/mapping/demo"
-	"medsync/service/store"
 )
 
 // TestSummaryPathRandomChanges drives the summary path through rounds of random
@@ -32,35 +29,9 @@ func TestSummaryPathRandomChanges(t *testing.T) {
 
 func testSummaryRandom(t *testing.T, dialect string) {
 	ctx := context.Background()
-	zone, err := time.LoadLocation("Europe/Moscow")
-	if err != nil {
-		zone = msk
-	}
-	defer func(old func() time.Time) { demo.Now = old }(demo.Now)
-	demo.Now = func() time.Time { return time.Now().In(zone) }
-	now := time.Now().In(zone)
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, zone)
-	db, _, _, _ := demo.TestMIS(t, dialect, demo.Sizes{Branches: 1, Doctors: 4, Patients: 100, Appointments: 600, Days: 24, Today: now, Seed: 11})
-	prof, err := mapping.LoadProfile("demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := mapping.NewSource(db, dialect, prof, mapping.SourceOptions{Zone: zone})
-	st, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rec := &recorder{}
-	eng, err := New(Options{
-		Reader: src, Store: st, Zone: zone, DaysBack: 10, DaysAhead: 10,
-		Targets: []*Target{{Name: "rec", Conn: rec, Entities: []string{mapping.EntityAppointment}, BatchSize: 100}},
-		Guard:   Guard{MaxShare: 0.5, MinCount: 3},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newSummaryRig(t, dialect, 600, 11, nil)
+	db, zone, today, rec, eng := r.db, r.zone, r.today, r.rec, r.eng
+	src := eng.o.Reader
 	w := eng.Window(time.Now())
 	var doctors []int
 	rows, err := db.QueryContext(ctx, `SELECT DOCT_ID FROM DOCTORS WHERE ENABLED = 1 ORDER BY DOCT_ID`)

@@ -64,38 +64,66 @@ func TestSummaryPathFindsEachChange(t *testing.T) {
 	}
 }
 
-func testSummaryPath(t *testing.T, dialect string) {
-	ctx := context.Background()
+// summaryRig is the demo MIS of a summary-path test with an engine polling its
+// appointments into a recorder, the MIS's and the service's zone Moscow.
+type summaryRig struct {
+	db    *sql.DB
+	zone  *time.Location
+	today time.Time
+	st    *store.Store
+	rec   *recorder
+	eng   *Engine
+}
+
+// newSummaryRig seeds the demo MIS with appointments over 24 days and wraps its Source
+// with wrap (nil: the Source itself). The demo MIS stamps MODIFYDATE with its wall
+// clock, set to the MIS's zone for the test.
+func newSummaryRig(t *testing.T, dialect string, appointments int, seed int64, wrap func(*mapping.Source) mapping.Reader) *summaryRig {
+	t.Helper()
 	zone, err := time.LoadLocation("Europe/Moscow")
 	if err != nil {
 		zone = msk
 	}
-	now := time.Now().In(zone)
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, zone)
-	// The demo MIS stamps MODIFYDATE with its wall clock: the MIS's zone is the poll's.
-	defer func(old func() time.Time) { demo.Now = old }(demo.Now)
+	old := demo.Now
+	t.Cleanup(func() { demo.Now = old })
 	demo.Now = func() time.Time { return time.Now().In(zone) }
-	db, _, _, _ := demo.TestMIS(t, dialect, demo.Sizes{Branches: 1, Doctors: 4, Patients: 100, Appointments: 500, Days: 24, Today: now, Seed: 3})
+	now := time.Now().In(zone)
+	r := &summaryRig{zone: zone, today: time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, zone), rec: &recorder{}}
+	r.db, _, _, _ = demo.TestMIS(t, dialect, demo.Sizes{Branches: 1, Doctors: 4, Patients: 100, Appointments: appointments, Days: 24, Today: now, Seed: seed})
 	prof, err := mapping.LoadProfile("demo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &scanCounter{Source: mapping.NewSource(db, dialect, prof, mapping.SourceOptions{Zone: zone})}
-	st, err := store.Open(ctx, t.TempDir())
-	if err != nil {
+	src := mapping.NewSource(r.db, dialect, prof, mapping.SourceOptions{Zone: zone})
+	var reader mapping.Reader = src
+	if wrap != nil {
+		reader = wrap(src)
+	}
+	if r.st, err = store.Open(context.Background(), t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	rec := &recorder{}
-	eng, err := New(Options{
-		Reader: src, Store: st, Zone: zone, DaysBack: 10, DaysAhead: 10,
-		Targets: []*Target{{Name: "rec", Conn: rec, Entities: []string{mapping.EntityAppointment}, BatchSize: 100}},
+	t.Cleanup(func() { r.st.Close() })
+	r.eng, err = New(Options{
+		Reader: reader, Store: r.st, Zone: zone, DaysBack: 10, DaysAhead: 10,
+		Targets: []*Target{{Name: "rec", Conn: r.rec, Entities: []string{mapping.EntityAppointment}, BatchSize: 100}},
 		Guard:   Guard{MaxShare: 0.5, MinCount: 3},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func testSummaryPath(t *testing.T, dialect string) {
+	ctx := context.Background()
+	var src *scanCounter
+	r := newSummaryRig(t, dialect, 500, 3, func(s *mapping.Source) mapping.Reader {
+		src = &scanCounter{Source: s}
+		return src
+	})
+	db, zone, today, st, rec, eng := r.db, r.zone, r.today, r.st, r.rec, r.eng
+	var err error
 	poll := func() (EntitySummary, []connectors.Event) {
 		t.Helper()
 		rec.reset()
