@@ -373,8 +373,9 @@ func (p *entityPoll) compare(it mapping.Item) error {
 	return nil
 }
 
-// maxReserve bounds what reserve trusts a day summary's count for.
-const maxReserve = 20_000_000
+// maxReserve bounds what reserve trusts a day summary's count for (a wrong summary
+// must not commit a gigabyte on a Windows server); a bigger snapshot still grows.
+const maxReserve = 4_000_000
 
 // reserve sizes an empty snapshot for the rows the MIS's day summaries count, when the
 // entity has them, so that a first poll of a million records does not grow the
