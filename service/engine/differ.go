@@ -98,6 +98,12 @@ type entityPoll struct {
 	knownVers []uint64
 	newVers   map[uint64]uint64
 	verSeed   maphash.Seed
+	// pre are the rows of <entity>.changed a partial poll's attempt read (preRead),
+	// explained again against the whole snapshot.
+	pre     []changedRow
+	preRead bool
+	// partial is set when the poll runs over a partial snapshot (partial.go).
+	partial *partialBase
 }
 
 // deletionPlan is what the guard decided for the records that vanished and for the
@@ -137,7 +143,7 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		return es
 	}
 	t1 := e.o.Now() // before the first statement: <entity>.changed starts here next time
-	mis, done, err := e.unchangedBySummary(ctx, entity, w, forceFull, &es)
+	check, done, err := e.unchangedBySummary(ctx, entity, w, forceFull, &es)
 	if err != nil {
 		return fail(err)
 	}
@@ -150,11 +156,17 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		}
 		return es
 	}
-	p, forceFull, err := e.preparePoll(ctx, entity, w, forceFull, loaded, &es)
+	p, pre, err := e.partialPoll(ctx, entity, w, check, &es)
 	if err != nil {
 		return fail(err)
 	}
-	p.sources, p.mis, p.started = sources, mis, t1
+	if p == nil {
+		if p, forceFull, err = e.preparePoll(ctx, entity, w, forceFull, loaded, &es); err != nil {
+			return fail(err)
+		}
+		p.pre, p.preRead = pre, pre != nil
+	}
+	p.sources, p.mis, p.started = sources, check.mis, t1
 	if err := p.read(ctx, forceFull); err != nil {
 		return fail(err)
 	}
@@ -183,25 +195,13 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 // are not bookable) and finds the targets that need a backfill, which forces a full
 // read.
 func (e *Engine) preparePoll(ctx context.Context, entity string, w mapping.Window, forceFull bool, loaded *snapLoad, es *EntitySummary) (*entityPoll, bool, error) {
+	t0 := time.Now()
 	snap, err := loaded.wait()
 	if err != nil {
 		return nil, false, err
 	}
-	now := e.o.Now()
-	p := &entityPoll{
-		e: e, ctx: ctx, entity: entity, snap: snap, es: es,
-		at:       now.In(e.o.Zone),
-		known:    snap.Len(),
-		windowed: e.o.Reader.Windowed(entity),
-		seenNew:  map[string]bool{},
-		versions: map[string]uint64{},
-		verSeed:  maphash.MakeSeed(),
-	}
-	if p.windowed && entity == mapping.EntitySlot && now.After(w.From) {
-		// Slots in the past are not bookable: the slot window starts now.
-		w.From = now
-	}
-	p.w = w
+	e.log.Debug("snapshot loaded", "entity", entity, "records", snap.Len(), "waited_ms", time.Since(t0).Milliseconds())
+	p := e.newEntityPoll(ctx, entity, w, snap, es)
 	for _, t := range e.o.Targets {
 		if t.takes(entity) {
 			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil {
@@ -217,10 +217,34 @@ func (e *Engine) preparePoll(ctx context.Context, entity string, w mapping.Windo
 	return p, forceFull, nil
 }
 
+// newEntityPoll starts an entity's poll over snap.
+func (e *Engine) newEntityPoll(ctx context.Context, entity string, w mapping.Window, snap *store.Snapshot, es *EntitySummary) *entityPoll {
+	now := e.o.Now()
+	p := &entityPoll{
+		e: e, ctx: ctx, entity: entity, snap: snap, es: es,
+		at:       now.In(e.o.Zone),
+		known:    snap.Len(),
+		windowed: e.o.Reader.Windowed(entity),
+		seenNew:  map[string]bool{},
+		versions: map[string]uint64{},
+		verSeed:  maphash.MakeSeed(),
+	}
+	if p.windowed && entity == mapping.EntitySlot && now.After(w.From) {
+		// Slots in the past are not bookable: the slot window starts now.
+		w.From = now
+	}
+	p.w = w
+	return p
+}
+
 // read streams the entity from the MIS, comparing each row with the snapshot as it
 // comes: through the version scan and a read of the changed keys when the profile
 // declares versions and the snapshot is not empty, else through a full read.
 func (p *entityPoll) read(ctx context.Context, forceFull bool) error {
+	if p.partial != nil {
+		p.es.Mode = "summary" // the changed rows were explained by partialPoll
+		return p.fetchChanged(ctx)
+	}
 	r := p.e.o.Reader
 	if !forceFull && r.HasVersions(p.entity) && p.snap.Len() > 0 {
 		if sr, ok := r.(mapping.Summarizer); ok && p.windowed && sr.HasSummary(p.entity) {
@@ -732,7 +756,7 @@ func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []st
 	}
 	change.Meta = p.driftMeta(ctx)
 	if _, ok := e.summaryEntity(entity); ok {
-		change.Summarize = e.summarizeSnapshot
+		change.Summarize = p.summarize
 		if change.Meta == nil {
 			change.Meta = map[string]string{}
 		}

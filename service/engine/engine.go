@@ -206,16 +206,19 @@ type EntitySummary struct {
 	Mode   string `json:"mode"` // "summary", "versions" or "full"
 	// SummaryOnly: the day summaries matched the snapshot's stored ones, so the poll
 	// read nothing else and did not load the snapshot (summary.go).
-	SummaryOnly bool          `json:"summary_only,omitempty"`
-	Read        int           `json:"read"`
-	Skipped     int           `json:"skipped"`
-	Upserts     int           `json:"upserts"`
-	Deletes     int           `json:"deletes"`
-	Held        int           `json:"held"`
-	HeldFlips   int           `json:"held_flips,omitempty"` // derived records' guarded changes held (slots turning free)
-	LeftWindow  int           `json:"left_window"`
-	Duration    time.Duration `json:"duration_ns"`
-	Error       string        `json:"error,omitempty"`
+	SummaryOnly bool `json:"summary_only,omitempty"`
+	// PartialSnapshot: the rows changed since the last poll explained every day that
+	// moved, so only their snapshot records were loaded (partial.go).
+	PartialSnapshot bool          `json:"partial_snapshot,omitempty"`
+	Read            int           `json:"read"`
+	Skipped         int           `json:"skipped"`
+	Upserts         int           `json:"upserts"`
+	Deletes         int           `json:"deletes"`
+	Held            int           `json:"held"`
+	HeldFlips       int           `json:"held_flips,omitempty"` // derived records' guarded changes held (slots turning free)
+	LeftWindow      int           `json:"left_window"`
+	Duration        time.Duration `json:"duration_ns"`
+	Error           string        `json:"error,omitempty"`
 	// VersionDrift counts, on a full read of an entity with a version column, the
 	// records whose content changed while their version did not; DriftKeys names a few.
 	VersionDrift int      `json:"version_drift,omitempty"`

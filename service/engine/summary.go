@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -159,42 +160,95 @@ const changedOverlap = 30 * time.Minute
 // sinceKey is the meta key of the moment the next poll's <entity>.changed starts at.
 func sinceKey(entity string) string { return "changed_since:" + entity }
 
+// changedRow is a row of <entity>.changed.
+type changedRow struct {
+	key     string
+	version uint64
+	day     convert.Date
+	sum     uint32
+	hasSum  bool
+}
+
+// changedSince is the moment the entity's <entity>.changed starts at; false when no
+// poll has committed on the summary path yet.
+func (e *Engine) changedSince(ctx context.Context, entity string) (time.Time, bool, error) {
+	v, err := e.o.Store.GetMeta(ctx, sinceKey(entity))
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	since, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, false, nil
+	}
+	return since, true, nil
+}
+
+// errEnough stops a scan that has read as many rows as its caller wants.
+var errEnough = errors.New("enough rows")
+
+// scanChangedRows reads the rows of <entity>.changed since a moment. With limit > 0
+// it stops after limit rows and reports complete false.
+func (e *Engine) scanChangedRows(ctx context.Context, cs mapping.ChangeScanner, entity string, w mapping.Window, since time.Time, limit int) (rows []changedRow, complete bool, err error) {
+	err = cs.ScanChanged(ctx, entity, w, since, func(r mapping.ChangedRow) error {
+		if limit > 0 && len(rows) >= limit {
+			return errEnough
+		}
+		rows = append(rows, changedRow{key: string(r.Key), version: r.Version, day: r.Day, sum: r.Checksum, hasSum: r.HasChecksum})
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read (rows changed since %s) failed, no deletions inferred: %v", since.Format(time.RFC3339), err)
+	}
+	return rows, true, nil
+}
+
 // explainChanges runs <entity>.changed when some day moved and the profile declares
-// it: each row whose version the snapshot does not have is queued to be read in full,
-// and the snapshot's day summaries (mine) are updated as if it were already read —
-// taken out of the day it was on, put into the day it is on. A day whose summary then
-// matches the MIS's is explained: its other records are unchanged. It returns the
-// snapshot positions of the known records queued.
+// it (or takes the rows a partial poll's attempt read, p.pre), and explains the moved
+// days with them (applyChanged).
 func (p *entityPoll) explainChanges(ctx context.Context, days *windowDays, mis, mine []daySum) ([]int, error) {
 	cs, ok := p.e.o.Reader.(mapping.ChangeScanner)
 	if !ok || !cs.HasChanged(p.entity) || slices.Equal(mis, mine) {
 		return nil, nil
 	}
-	v, err := p.e.o.Store.GetMeta(ctx, sinceKey(p.entity))
-	if err != nil {
-		return nil, err
+	rows := p.pre
+	if !p.preRead {
+		since, ok, err := p.e.changedSince(ctx, p.entity)
+		if err != nil || !ok {
+			return nil, err // never committed on this path yet: the moved days are scanned
+		}
+		if rows, _, err = p.e.scanChangedRows(ctx, cs, p.entity, p.w, since, 0); err != nil {
+			return nil, err
+		}
 	}
-	since, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return nil, nil // never committed on this path yet: the moved days are scanned
-	}
+	return p.applyChanged(rows, days, mine), nil
+}
+
+// applyChanged queues each changed row whose version the snapshot does not have to
+// be read in full, and updates the snapshot's day summaries (mine) as if it were
+// already read — taken out of the day it was on, put into the day it is on. A day
+// whose summary then matches the MIS's is explained: its other records are
+// unchanged. It returns the snapshot positions of the known records queued.
+func (p *entityPoll) applyChanged(rows []changedRow, days *windowDays, mine []daySum) []int {
 	if p.sums == nil {
 		p.sums = map[string]uint32{}
 	}
 	var known []int
-	err = cs.ScanChanged(ctx, p.entity, p.w, since, func(r mapping.ChangedRow) error {
-		nd, inWindow := days.index[r.Day]
+	for _, r := range rows {
+		nd, inWindow := days.index[r.day]
 		if !inWindow {
-			return nil // moved out of the window: its old day moved and is scanned
+			continue // moved out of the window: its old day moved and is scanned
 		}
-		if _, dup := p.versions[string(r.Key)]; dup {
-			return nil
+		if _, dup := p.versions[r.key]; dup {
+			continue
 		}
-		pos := p.snap.PosBytes(r.Key)
+		pos := p.snap.Pos(r.key)
 		if pos >= 0 {
 			en := &p.snap.Entries[pos]
-			if en.Ver == r.Version && r.Version != 0 {
-				return nil // unchanged since the snapshot
+			if en.Ver == r.version && r.version != 0 {
+				continue // unchanged since the snapshot
 			}
 			if d := days.of(en.At); d >= 0 {
 				mine[d].rows--
@@ -203,20 +257,15 @@ func (p *entityPoll) explainChanges(ctx context.Context, days *windowDays, mis, 
 			known = append(known, pos)
 		}
 		mine[nd].rows++
-		mine[nd].sum += int64(r.Checksum)
-		mine[nd].unknown = mine[nd].unknown || !r.HasChecksum
-		k := string(r.Key)
-		p.versions[k] = r.Version
-		if r.HasChecksum {
-			p.sums[k] = r.Checksum
+		mine[nd].sum += int64(r.sum)
+		mine[nd].unknown = mine[nd].unknown || !r.hasSum
+		p.versions[r.key] = r.version
+		if r.hasSum {
+			p.sums[r.key] = r.sum
 		}
-		p.fetch = append(p.fetch, k)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read (rows changed since %s) failed, no deletions inferred: %v", since.Format(time.RFC3339), err)
+		p.fetch = append(p.fetch, r.key)
 	}
-	return known, nil
+	return known
 }
 
 // markUnmoved marks every record of a day that did not move seen, but for the known
@@ -307,9 +356,11 @@ func (p *entityPoll) fetchChanged(ctx context.Context) error {
 	if len(p.fetch) == 0 {
 		return nil
 	}
+	t0 := time.Now()
 	if err := p.e.o.Reader.ReadKeys(ctx, p.entity, p.fetch, p.compare, p.skipped); err != nil {
 		return fmt.Errorf("read (changed rows) failed, no deletions inferred: %v", err)
 	}
+	p.e.log.Debug("changed rows read", "entity", p.entity, "rows", len(p.fetch), "ms", time.Since(t0).Milliseconds())
 	// A key listed by a scan but gone before its row was read was deleted in between;
 	// it is not marked seen and the next poll decides.
 	return nil
@@ -326,63 +377,80 @@ func (e *Engine) summaryEntity(entity string) (mapping.Summarizer, bool) {
 	return sr, true
 }
 
+// summaryCheck is what a poll learned from day summaries before loading a snapshot.
+type summaryCheck struct {
+	mis *misDays // the MIS's day summaries; nil when the entity has none or the read is full
+	// stored is the summary stored with the snapshot when the poll may rely on it:
+	// it was written for this zone, no record lies outside the window, nothing is held
+	// and no target awaits a backfill. Nil otherwise.
+	stored map[convert.Date]daySum
+	rows   int64 // the records stored counts
+}
+
 // unchangedBySummary decides an entity's poll from day summaries alone when it can:
 // done is true when every day of the window has the row count and checksum the
 // stored summary of the snapshot has, no record of the snapshot lies outside the
 // window, nothing is held and no target awaits a backfill — the poll read nothing
-// else and has nothing to write. Otherwise it returns the MIS's day summaries when
-// it asked for them, for the read step (nil when it did not).
-func (e *Engine) unchangedBySummary(ctx context.Context, entity string, w mapping.Window, forceFull bool, es *EntitySummary) (m *misDays, done bool, err error) {
+// else and has nothing to write. Otherwise it returns what it learned for the read
+// step (the MIS's day summaries when it asked for them; the stored ones when a
+// partial poll may rely on them).
+func (e *Engine) unchangedBySummary(ctx context.Context, entity string, w mapping.Window, forceFull bool, es *EntitySummary) (c summaryCheck, done bool, err error) {
 	sr, ok := e.summaryEntity(entity)
 	if !ok || forceFull {
-		return nil, false, nil
+		return c, false, nil
 	}
 	// The MIS first: the state store may be busy loading the snapshot meanwhile.
-	m = e.readMISDays(ctx, sr, entity, w)
+	m := e.readMISDays(ctx, sr, entity, w)
+	c.mis = m
 	if m.err != nil {
-		return m, false, nil
+		return c, false, nil
 	}
 	blob, err := e.o.Store.LoadSummary(ctx, entity)
 	if err != nil || blob == nil {
-		return m, false, err
+		return c, false, err
 	}
 	mine, ok := decodeDays(blob, e.o.Zone.String())
 	if !ok {
-		return m, false, nil
+		return c, false, nil
 	}
 	for _, t := range e.o.Targets {
 		if t.takes(entity) {
 			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil || v == "" {
-				return m, false, err
+				return c, false, err
 			}
 		}
 	}
 	if held, err := e.o.Store.HeldOf(ctx, entity); err != nil || len(held) > 0 {
-		return m, false, err
+		return c, false, err
 	}
 	var rows int64
-	for i, d := range m.days.dates {
-		my := mine[d]
-		if m.sums[i] != my || my.unknown {
-			return m, false, nil
+	for d, s := range mine {
+		if _, in := m.days.index[d]; !in && s.rows > 0 {
+			return c, false, nil // records outside the window: the read step drops them
 		}
-		rows += my.rows
-		delete(mine, d)
+		rows += s.rows
 	}
-	for _, d := range mine {
-		if d.rows > 0 {
-			return m, false, nil // records outside the window: the read step drops them
+	c.stored, c.rows = mine, rows
+	for i, d := range m.days.dates {
+		if my := mine[d]; m.sums[i] != my || my.unknown {
+			return c, false, nil
 		}
 	}
 	es.Mode, es.Read, es.SummaryOnly = "summary", int(rows), true
 	e.log.Debug("day summaries unchanged; snapshot not loaded", "entity", entity, "days", len(m.days.dates), "records", rows)
-	return m, true, nil
+	return c, true, nil
 }
 
 // summarizeSnapshot is the stored summary of a snapshot (store.Change.Summarize):
 // its records' row counts and checksums per day of their window instants, in the
 // service's zone.
 func (e *Engine) summarizeSnapshot(snap *store.Snapshot) []byte {
+	return encodeDays(e.o.Zone.String(), e.snapshotDaySums(snap))
+}
+
+// snapshotDaySums are a snapshot's records' row counts and checksums per day of their
+// window instants, in the service's zone (days without records left out).
+func (e *Engine) snapshotDaySums(snap *store.Snapshot) map[convert.Date]daySum {
 	zone := e.o.Zone
 	lo, hi, any := int64(0), int64(0), false
 	snap.Each(func(_ []byte, en *store.Entry) {
@@ -411,7 +479,7 @@ func (e *Engine) summarizeSnapshot(snap *store.Snapshot) []byte {
 			}
 		}
 	}
-	return encodeDays(zone.String(), days)
+	return days
 }
 
 // ofNear is of for an instant known to lie inside the days: a guess from the length

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,7 +63,7 @@ func testSummaryRandom(t *testing.T, dialect string) {
 		return ids
 	}
 	day := func() time.Time { return today.AddDate(0, 0, rnd.IntN(19)-9) }
-	summaryOnly := 0
+	summaryOnly, partial := 0, 0
 	for round := 0; round < 24; round++ {
 		var did []string
 		if round > 0 && round%5 != 0 { // every fifth round changes nothing
@@ -112,6 +113,10 @@ func testSummaryRandom(t *testing.T, dialect string) {
 			}
 		}
 		es := s.Entities[0]
+		if es.PartialSnapshot {
+			partial++
+		}
+		checkStoredSummary(t, eng, round)
 		if es.SummaryOnly {
 			summaryOnly++
 			if len(did) > 0 {
@@ -149,5 +154,26 @@ func testSummaryRandom(t *testing.T, dialect string) {
 	}
 	if summaryOnly == 0 {
 		t.Error("no round was decided by the day summaries alone")
+	}
+	if partial == 0 {
+		t.Error("no round ran over a partial snapshot")
+	}
+	t.Logf("%d rounds decided by the day summaries alone, %d over a partial snapshot", summaryOnly, partial)
+}
+
+// checkStoredSummary: the day summary stored with the snapshot is the one the whole
+// snapshot gives — whether the last commit computed it from a whole snapshot or, over
+// a partial one, from the stored summary and the records it changed.
+func checkStoredSummary(t *testing.T, eng *Engine, round int) {
+	t.Helper()
+	ctx := context.Background()
+	stored, err := eng.o.Store.LoadSummary(ctx, mapping.EntityAppointment)
+	must(t, err)
+	snap, err := eng.o.Store.LoadSnapshot(ctx, mapping.EntityAppointment)
+	must(t, err)
+	if want := eng.summarizeSnapshot(snap); !bytes.Equal(stored, want) {
+		got, _ := decodeDays(stored, eng.o.Zone.String())
+		whole, _ := decodeDays(want, eng.o.Zone.String())
+		t.Fatalf("round %d: stored day summary %v, the snapshot's %v", round, got, whole)
 	}
 }

@@ -137,11 +137,16 @@ func testSummaryPath(t *testing.T, dialect string) {
 		return s.Entities[0], rec.events()
 	}
 	day := func(n int) string { return today.AddDate(0, 0, n).Format("2006-01-02") }
-	expect := func(what string, es EntitySummary, evs []connectors.Event, op, key string, days ...string) {
+	// partial: the changed rows explain every moved day, so only their snapshot
+	// records are loaded.
+	expect := func(what string, es EntitySummary, evs []connectors.Event, op, key string, partial bool, days ...string) {
 		t.Helper()
 		scanned, full := src.take()
 		if es.Mode != "summary" || full != 0 {
 			t.Errorf("%s: mode %q with %d whole-window version scans, want the summary path", what, es.Mode, full)
+		}
+		if es.PartialSnapshot != partial {
+			t.Errorf("%s: partial snapshot %v, want %v", what, es.PartialSnapshot, partial)
 		}
 		if len(evs) != 1 || evs[0].Op != op || evs[0].Key != key {
 			t.Errorf("%s: events %v, want one %s of %s", what, describe(evs), op, key)
@@ -183,23 +188,23 @@ func testSummaryPath(t *testing.T, dialect string) {
 
 	must(t, demo.UpdateRow(ctx, db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": "Перезвонить накануне, после обеда"}))
 	es, evs = poll()
-	expect("update", es, evs, connectors.OpUpsert, fmt.Sprint(id))
+	expect("update", es, evs, connectors.OpUpsert, fmt.Sprint(id), true)
 
 	var doctor int
 	must(t, db.QueryRowContext(ctx, `SELECT MIN(DOCT_ID) FROM DOCTORS WHERE ENABLED = 1`).Scan(&doctor))
 	added, err := demo.AddAppointment(ctx, db, dialect, demo.NewAppointment{DoctorID: doctor, Start: today.AddDate(0, 0, 3).Add(12*time.Hour + 10*time.Minute)})
 	must(t, err)
 	es, evs = poll()
-	expect("insert", es, evs, connectors.OpUpsert, fmt.Sprint(added))
+	expect("insert", es, evs, connectors.OpUpsert, fmt.Sprint(added), true)
 
 	gone := bookedOn(t, db, today.AddDate(0, 0, 4))
 	must(t, demo.DeleteAppointment(ctx, db, dialect, gone))
 	es, evs = poll()
-	expect("delete", es, evs, connectors.OpDelete, fmt.Sprint(gone), day(4))
+	expect("delete", es, evs, connectors.OpDelete, fmt.Sprint(gone), false, day(4))
 
 	must(t, demo.MoveAppointment(ctx, db, dialect, id, today.AddDate(0, 0, 6).Add(11*time.Hour)))
 	es, evs = poll()
-	expect("move between days", es, evs, connectors.OpUpsert, fmt.Sprint(id))
+	expect("move between days", es, evs, connectors.OpUpsert, fmt.Sprint(id), true)
 
 	// A change stamped two hours back (a transaction that committed late, a MIS clock
 	// behind ours): appointment.changed does not return it, its day does not add up,
@@ -221,7 +226,7 @@ func testSummaryPath(t *testing.T, dialect string) {
 		convert.ToOLEDateTime(time.Now().In(zone).Add(-2*time.Hour)), late))
 	must(t, err)
 	es, evs = poll()
-	expect("a change older than the changed rows' start", es, evs, connectors.OpUpsert, fmt.Sprint(late), day(lateDay))
+	expect("a change older than the changed rows' start", es, evs, connectors.OpUpsert, fmt.Sprint(late), false, day(lateDay))
 
 	es, evs = poll()
 	if scanned, _ := src.take(); len(evs) != 0 || len(scanned) != 0 || es.Mode != "summary" || !es.SummaryOnly {
@@ -348,5 +353,100 @@ func TestSummarizeSnapshotDays(t *testing.T) {
 			t.Errorf("%s: a summary written for another zone was accepted", name)
 		}
 		st.Close()
+	}
+}
+
+// deletingReader deletes some rows from the demo MIS just before the first read by
+// keys: rows appointment.changed listed that are gone when their full rows are read.
+type deletingReader struct {
+	*mapping.Source
+	db      *sql.DB
+	dialect string
+	ids     []int
+}
+
+func (d *deletingReader) ReadKeys(ctx context.Context, entity string, keys []string, fn func(mapping.Item) error, skip func(mapping.Skip)) error {
+	for _, id := range d.ids {
+		if err := demo.DeleteAppointment(ctx, d.db, d.dialect, id); err != nil {
+			return err
+		}
+	}
+	d.ids = nil
+	return d.Source.ReadKeys(ctx, entity, keys, fn, skip)
+}
+
+// TestPartialPollRowsGoneBeforeRead: over a partial snapshot, changed rows deleted
+// before their full rows are read are deletions (looked up, and weighed by the guard
+// against every record the snapshot holds, not against the few loaded), the others
+// upserts, and the stored day summary still describes the whole snapshot.
+func TestPartialPollRowsGoneBeforeRead(t *testing.T) {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres} {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			var dr *deletingReader
+			r := newSummaryRig(t, dialect, 400, 5, func(s *mapping.Source) mapping.Reader {
+				dr = &deletingReader{Source: s, dialect: dialect}
+				return dr
+			})
+			dr.db = r.db
+			if s := r.eng.Poll(ctx); !s.OK() {
+				t.Fatal(s.Err())
+			}
+			var ids []int // seven booked appointments spread over the window
+			from, to := convert.ToOLE(convert.FromTime(r.today.AddDate(0, 0, -9))), convert.ToOLE(convert.FromTime(r.today.AddDate(0, 0, 9)))
+			rows, err := r.db.QueryContext(ctx, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE DELETED = 0 AND WDATE >= %v AND WDATE < %v ORDER BY WDATE, SCHEDID", from, to))
+			must(t, err)
+			for i := 0; rows.Next(); i++ {
+				var id int
+				must(t, rows.Scan(&id))
+				if i%29 == 0 && len(ids) < 7 {
+					ids = append(ids, id)
+				}
+			}
+			must(t, rows.Err())
+			rows.Close()
+			if len(ids) < 7 {
+				t.Fatalf("only %d appointments picked in the window", len(ids))
+			}
+			for _, id := range ids {
+				must(t, demo.UpdateRow(ctx, r.db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": "Уточнить направление"}))
+			}
+			dr.ids = ids[:4] // more than the guard's MinCount, far less than half of all
+			if _, err := r.eng.DeliverAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r.rec.reset()
+			s := r.eng.Poll(ctx)
+			if !s.OK() {
+				t.Fatal(s.Err())
+			}
+			if _, err := r.eng.DeliverAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			es := s.Entities[0]
+			if !es.PartialSnapshot || es.Held != 0 || es.Deletes != 4 || es.Upserts != 3 {
+				t.Fatalf("poll: %+v; want a partial snapshot, 4 deletions out and 3 upserts, none held", es)
+			}
+			got := map[string]string{}
+			for _, ev := range r.rec.events() {
+				got[ev.Key] = ev.Op
+			}
+			for i, id := range ids {
+				want := connectors.OpUpsert
+				if i < 4 {
+					want = connectors.OpDelete
+				}
+				if got[fmt.Sprint(id)] != want {
+					t.Errorf("appointment %d: event %q, want %s (events %v)", id, got[fmt.Sprint(id)], want, describe(r.rec.events()))
+				}
+			}
+			if len(got) != len(ids) {
+				t.Errorf("events %v, want one for each of %v", describe(r.rec.events()), ids)
+			}
+			checkStoredSummary(t, r.eng, 1)
+			if s := r.eng.Poll(ctx); !s.OK() || !s.Entities[0].SummaryOnly {
+				t.Fatalf("poll after: %+v (%v), want it decided by the day summaries", s.Entities[0], s.Err())
+			}
+		})
 	}
 }

@@ -44,6 +44,9 @@ type Snapshot struct {
 	nextPage int64 // page number the next append writes
 	diskRows int   // entries and tombstones on disk, stale copies included
 	legacy   bool  // read from the old hash-paged format: rewritten at the next commit
+	// partial: only some keys' records were loaded (LoadPartial). A commit appends to
+	// the log and never compacts it (a rewrite would drop the records not loaded).
+	partial bool
 }
 
 // seed keys the in-memory index; it never leaves the process.
@@ -329,14 +332,29 @@ func (pb *pageBuf) reset() {
 }
 
 func (pb *pageBuf) key(b []byte, off int) (int, error) {
+	k, off, err := keyAt(b, off)
+	if err != nil {
+		return 0, err
+	}
+	pb.keep(k)
+	return off, nil
+}
+
+// keep gathers a key into the page's buffer.
+func (pb *pageBuf) keep(k []byte) {
+	pb.keys = append(pb.keys, k...)
+	pb.spans = append(pb.spans, len(pb.keys))
+}
+
+// keyAt reads a key (its length, then its bytes) at off: the key, in b, and the
+// offset after it.
+func keyAt(b []byte, off int) ([]byte, int, error) {
 	l, k := binary.Uvarint(b[off:])
 	if k <= 0 || uint64(len(b)-off-k) < l {
-		return 0, errCorrupt
+		return nil, 0, errCorrupt
 	}
 	off += k
-	pb.keys = append(pb.keys, b[off:off+int(l)]...)
-	pb.spans = append(pb.spans, len(pb.keys))
-	return off + int(l), nil
+	return b[off : off+int(l)], off + int(l), nil
 }
 
 // fields reads fp, ver and at.
@@ -356,8 +374,9 @@ func fields(b []byte, off int, e *Entry) (int, error) {
 }
 
 // parseLog reads a log page: n, then per record: flags, key length, key, and unless
-// a tombstone: fp, ver, at (and sum when flagged).
-func (pb *pageBuf) parseLog(b []byte) error {
+// a tombstone: fp, ver, at (and sum when flagged). With want, only the records of the
+// keys it holds are gathered (the rest are parsed, to check the page, and dropped).
+func (pb *pageBuf) parseLog(b []byte, want map[string]struct{}) error {
 	n, off := binary.Uvarint(b)
 	if off <= 0 {
 		return errCorrupt
@@ -367,9 +386,14 @@ func (pb *pageBuf) parseLog(b []byte) error {
 			return errCorrupt
 		}
 		fl := b[off]
-		var err error
-		if off, err = pb.key(b, off+1); err != nil {
+		key, next, err := keyAt(b, off+1)
+		if err != nil {
 			return err
+		}
+		off = next
+		_, wanted := want[string(key)]
+		if want == nil || wanted {
+			pb.keep(key)
 		}
 		var e Entry
 		if fl&flagTombstone == 0 {
@@ -385,8 +409,10 @@ func (pb *pageBuf) parseLog(b []byte) error {
 				e.Sum, e.HasSum = uint32(sum), true
 			}
 		}
-		pb.ents = append(pb.ents, e)
-		pb.tombs = append(pb.tombs, fl&flagTombstone != 0)
+		if want == nil || wanted {
+			pb.ents = append(pb.ents, e)
+			pb.tombs = append(pb.tombs, fl&flagTombstone != 0)
+		}
 	}
 	return nil
 }
@@ -483,7 +509,7 @@ func (s *Store) LoadSnapshot(ctx context.Context, entity string) (*Snapshot, err
 			snap.legacy = true
 			err = pb.parseLegacy(data)
 		} else {
-			err = pb.parseLog(data)
+			err = pb.parseLog(data, nil)
 			snap.nextPage = page + 1
 		}
 		if err != nil {
@@ -536,7 +562,13 @@ func (snap *Snapshot) apply(c *Change) (written []int, removed []string) {
 // needsCompaction reports whether the log, after appending n more records, holds so
 // many stale copies and tombstones that it should be rewritten.
 func (snap *Snapshot) needsCompaction(n int) bool {
-	return snap.legacy || snap.diskRows+n > snap.live+snap.live/2+pageRecords
+	return !snap.partial && snap.compactionDue(snap.live, n)
+}
+
+// compactionDue reports whether a log of live records would hold too many stale
+// copies and tombstones after n more are appended.
+func (snap *Snapshot) compactionDue(live, n int) bool {
+	return snap.legacy || snap.diskRows+n > live+live/2+pageRecords
 }
 
 // writeSnapshot applies c to snap and writes it: it appends the written records and
@@ -590,15 +622,18 @@ ON CONFLICT(entity, page) DO UPDATE SET data = excluded.data`)
 // writeSummary stores the summary c.Summarize computes of snap, or drops the stored
 // one when the change wrote the snapshot without a summary.
 func writeSummary(ctx context.Context, tx *sql.Tx, snap *Snapshot, c *Change) error {
-	if c.Summarize == nil {
-		if len(c.Puts) == 0 && len(c.Removes) == 0 {
-			return nil
-		}
+	var sum []byte
+	if c.Summarize != nil {
+		sum = c.Summarize(snap)
+	} else if len(c.Puts) == 0 && len(c.Removes) == 0 {
+		return nil
+	}
+	if sum == nil {
 		_, err := tx.ExecContext(ctx, `DELETE FROM snapshot_summaries WHERE entity = ?`, c.Entity)
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO snapshot_summaries(entity, data) VALUES(?, ?)
-ON CONFLICT(entity) DO UPDATE SET data = excluded.data`, c.Entity, c.Summarize(snap))
+ON CONFLICT(entity) DO UPDATE SET data = excluded.data`, c.Entity, sum)
 	return err
 }
 

@@ -49,8 +49,8 @@ type Change struct {
 	Meta      map[string]string // meta values written in the same transaction
 	// Summarize, when set, computes the snapshot's summary after the change is
 	// applied; it is stored in the same transaction (LoadSummary reads it). A commit
-	// that writes the snapshot without Summarize drops the stored summary, which no
-	// longer describes it.
+	// that writes the snapshot without Summarize, or whose Summarize returns nil,
+	// drops the stored summary, which no longer describes it.
 	Summarize func(*Snapshot) []byte
 }
 
