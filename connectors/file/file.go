@@ -92,18 +92,29 @@ func encode(buf *bytes.Buffer, ev connectors.Event) error {
 		At:             ev.At.Format(TimeLayout),
 	}
 	switch ev.Op {
-	case connectors.OpUpsert:
-		if len(bytes.TrimSpace(ev.Data)) == 0 || !json.Valid(ev.Data) {
-			return connectors.Permanent(fmt.Sprintf("%s %s: the record data is not valid JSON", ev.Entity, ev.Key), nil)
-		}
-		ln.Data = ev.Data
-	case connectors.OpDelete:
+	case connectors.OpUpsert, connectors.OpDelete:
 	default:
 		return connectors.Permanent(fmt.Sprintf("%s %s: unknown operation %q (want upsert or delete)", ev.Entity, ev.Key, ev.Op), nil)
 	}
+	start := buf.Len()
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(ln) // compacts data onto the line and ends it with \n
+	if err := enc.Encode(ln); err != nil {
+		return err
+	}
+	if ev.Op == connectors.OpDelete {
+		return nil
+	}
+	// The data goes in as the line's last field, compacted and checked in one pass
+	// (what Encode does with a json.RawMessage, which it also checks first).
+	buf.Truncate(buf.Len() - 2) // "}\n"
+	buf.WriteString(`,"data":`)
+	if len(bytes.TrimSpace(ev.Data)) == 0 || json.Compact(buf, ev.Data) != nil {
+		buf.Truncate(start)
+		return connectors.Permanent(fmt.Sprintf("%s %s: the record data is not valid JSON", ev.Entity, ev.Key), nil)
+	}
+	buf.WriteString("}\n")
+	return nil
 }
 
 // Deliver appends the batch with one write call and, when fsync is on, flushes it to

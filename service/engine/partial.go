@@ -53,6 +53,7 @@ func (e *Engine) partialPoll(ctx context.Context, entity string, w mapping.Windo
 	if err != nil || !complete {
 		return nil, nil, err
 	}
+	scanned := time.Since(t0)
 	keys := make([]string, len(rows))
 	for i, r := range rows {
 		keys[i] = r.key
@@ -84,7 +85,7 @@ func (e *Engine) partialPoll(ctx context.Context, entity string, w mapping.Windo
 	p.partial = base
 	es.PartialSnapshot = true
 	e.log.Debug("changed rows explain every day; snapshot loaded in part", "entity", entity, "changed_rows", len(rows),
-		"loaded", snap.Len(), "to_read", len(p.fetch), "ms", time.Since(t0).Milliseconds())
+		"loaded", snap.Len(), "to_read", len(p.fetch), "scan_ms", scanned.Milliseconds(), "ms", time.Since(t0).Milliseconds())
 	return p, rows, nil
 }
 

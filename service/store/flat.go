@@ -376,7 +376,7 @@ func fields(b []byte, off int, e *Entry) (int, error) {
 // parseLog reads a log page: n, then per record: flags, key length, key, and unless
 // a tombstone: fp, ver, at (and sum when flagged). With want, only the records of the
 // keys it holds are gathered (the rest are parsed, to check the page, and dropped).
-func (pb *pageBuf) parseLog(b []byte, want map[string]struct{}) error {
+func (pb *pageBuf) parseLog(b []byte, want *keyFilter) error {
 	n, off := binary.Uvarint(b)
 	if off <= 0 {
 		return errCorrupt
@@ -391,8 +391,8 @@ func (pb *pageBuf) parseLog(b []byte, want map[string]struct{}) error {
 			return err
 		}
 		off = next
-		_, wanted := want[string(key)]
-		if want == nil || wanted {
+		wanted := want == nil || want.has(key)
+		if wanted {
 			pb.keep(key)
 		}
 		var e Entry
@@ -409,7 +409,7 @@ func (pb *pageBuf) parseLog(b []byte, want map[string]struct{}) error {
 				e.Sum, e.HasSum = uint32(sum), true
 			}
 		}
-		if want == nil || wanted {
+		if wanted {
 			pb.ents = append(pb.ents, e)
 			pb.tombs = append(pb.tombs, fl&flagTombstone != 0)
 		}

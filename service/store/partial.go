@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 )
 
 // LoadPartial reads the snapshot records of the given keys only: the log's pages are
@@ -19,11 +20,8 @@ import (
 // never compacted. ok is false when the log is of the old format (a whole load
 // rewrites it).
 func (s *Store) LoadPartial(ctx context.Context, entity string, keys []string) (snap *Snapshot, ok bool, err error) {
-	want := make(map[string]struct{}, len(keys))
-	for _, k := range keys {
-		want[k] = struct{}{}
-	}
-	snap = newSnapshot(entity, len(want))
+	want := newKeyFilter(keys)
+	snap = newSnapshot(entity, len(want.keys))
 	snap.partial = true
 	rows, err := s.db.QueryContext(ctx, `SELECT page, data FROM snapshot_pages WHERE entity = ? ORDER BY page`, entity)
 	if err != nil {
@@ -74,3 +72,36 @@ func (s *Snapshot) Partial() bool { return s.partial }
 // all, whether appending n more records would leave its log so full of stale copies
 // that it should be compacted — which only a whole snapshot's commit does.
 func (s *Snapshot) CompactionDue(live, n int) bool { return s.compactionDue(live, n) }
+
+// keyFilter is the set of keys a partial load wants, with a bit per hash in front of
+// it: most records of the log are not wanted, and one bit (in a table that stays in
+// the CPU's cache) tells most of them so.
+type keyFilter struct {
+	bits []uint64
+	mask uint64
+	keys map[string]struct{}
+}
+
+func newKeyFilter(keys []string) *keyFilter {
+	f := &keyFilter{keys: make(map[string]struct{}, len(keys))}
+	size := uint64(1024)
+	for size < 16*uint64(len(keys)) {
+		size <<= 1
+	}
+	f.bits, f.mask = make([]uint64, size/64), size-1
+	for _, k := range keys {
+		f.keys[k] = struct{}{}
+		h := maphash.String(seed, k) & f.mask
+		f.bits[h>>6] |= 1 << (h & 63)
+	}
+	return f
+}
+
+func (f *keyFilter) has(k []byte) bool {
+	h := maphash.Bytes(seed, k) & f.mask
+	if f.bits[h>>6]&(1<<(h&63)) == 0 {
+		return false
+	}
+	_, ok := f.keys[string(k)]
+	return ok
+}
