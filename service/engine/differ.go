@@ -217,6 +217,18 @@ func (e *Engine) preparePoll(ctx context.Context, entity string, w mapping.Windo
 	return p, forceFull, nil
 }
 
+// chunkSize is how many pending upserts a chunk commits: fewer when the changed rows
+// of a summary poll are read, so that their delivery starts while the rest are read.
+func (p *entityPoll) chunkSize() int {
+	if p.es.Mode == "summary" {
+		return min(p.e.chunk, changedChunk)
+	}
+	return p.e.chunk
+}
+
+// changedChunk is the chunk of a summary poll's changed rows.
+const changedChunk = 2000
+
 // newEntityPoll starts an entity's poll over snap.
 func (e *Engine) newEntityPoll(ctx context.Context, entity string, w mapping.Window, snap *store.Snapshot, es *EntitySummary) *entityPoll {
 	now := e.o.Now()
@@ -391,7 +403,7 @@ func (p *entityPoll) compare(it mapping.Item) error {
 		p.seenNew[key] = true
 	}
 	p.changes = append(p.changes, pending{key: key, op: connectors.OpUpsert, fp: fp, ver: ver, at: wat, sum: sum, hasSum: hasSum, data: data})
-	if len(p.changes)+len(p.verOnly)+len(p.backfills) >= p.e.chunk {
+	if len(p.changes)+len(p.verOnly)+len(p.backfills) >= p.chunkSize() {
 		return p.flush()
 	}
 	return nil
