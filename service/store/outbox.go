@@ -116,24 +116,43 @@ SELECT connector, entity, key, op, idem, fp, at, data, attempts + 1, ?, ? FROM o
 }
 
 // deleteDelivered removes the given events from the outbox, each only while it still
-// has the delivered idempotency key, in one statement: the (seq, idem) pairs go in as
-// one JSON array.
+// has the delivered idempotency key: a row whose seq is among the delivered and whose
+// idempotency key is among theirs. That is the pairs themselves, since the outbox
+// holds one row per record and connector (outbox_record) and an idempotency key names
+// the record: the key a replaced row took can belong to no other event of the batch.
+// Plain parameter lists, acksPerDelete pairs a statement (cheaper for SQLite than
+// joining a JSON array).
 func deleteDelivered(ctx context.Context, tx *sql.Tx, outs []Outcome) error {
-	if len(outs) == 0 {
-		return nil
+	for start := 0; start < len(outs); start += acksPerDelete {
+		part := outs[start:min(start+acksPerDelete, len(outs))]
+		var q strings.Builder
+		args := make([]any, 0, 2*len(part))
+		q.WriteString(`DELETE FROM outbox WHERE seq IN (`)
+		for i, o := range part {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('?')
+			args = append(args, o.Seq)
+		}
+		q.WriteString(`) AND idem IN (`)
+		for i, o := range part {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('?')
+			args = append(args, o.Idem)
+		}
+		q.WriteString(`)`)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
 	}
-	pairs := make([][2]any, len(outs))
-	for i, o := range outs {
-		pairs[i] = [2]any{o.Seq, o.Idem}
-	}
-	b, err := json.Marshal(pairs)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (
-  SELECT o.seq FROM json_each(?) j JOIN outbox o ON o.seq = j.value ->> 0 AND o.idem = j.value ->> 1)`, string(b))
-	return err
+	return nil
 }
+
+// acksPerDelete is how many events one DELETE acknowledges (two parameters each).
+const acksPerDelete = 500
 
 // QueueStats is a connector's queue at a glance.
 type QueueStats struct {
