@@ -254,8 +254,7 @@ func (e *Engine) newEntityPoll(ctx context.Context, entity string, w mapping.Win
 // declares versions and the snapshot is not empty, else through a full read.
 func (p *entityPoll) read(ctx context.Context, forceFull bool) error {
 	if p.partial != nil {
-		p.es.Mode = "summary" // the changed rows were explained by partialPoll
-		return p.fetchChanged(ctx)
+		return p.readPartial(ctx)
 	}
 	r := p.e.o.Reader
 	if !forceFull && r.HasVersions(p.entity) && p.snap.Len() > 0 {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -137,8 +138,8 @@ func testSummaryPath(t *testing.T, dialect string) {
 		return s.Entities[0], rec.events()
 	}
 	day := func(n int) string { return today.AddDate(0, 0, n).Format("2006-01-02") }
-	// partial: the changed rows explain every moved day, so only their snapshot
-	// records are loaded.
+	// partial: only the changed rows' snapshot records are loaded, and those of the
+	// days they leave unexplained (which are scanned).
 	expect := func(what string, es EntitySummary, evs []connectors.Event, op, key string, partial bool, days ...string) {
 		t.Helper()
 		scanned, full := src.take()
@@ -200,7 +201,7 @@ func testSummaryPath(t *testing.T, dialect string) {
 	gone := bookedOn(t, db, today.AddDate(0, 0, 4))
 	must(t, demo.DeleteAppointment(ctx, db, dialect, gone))
 	es, evs = poll()
-	expect("delete", es, evs, connectors.OpDelete, fmt.Sprint(gone), false, day(4))
+	expect("delete", es, evs, connectors.OpDelete, fmt.Sprint(gone), true, day(4))
 
 	must(t, demo.MoveAppointment(ctx, db, dialect, id, today.AddDate(0, 0, 6).Add(11*time.Hour)))
 	es, evs = poll()
@@ -226,7 +227,7 @@ func testSummaryPath(t *testing.T, dialect string) {
 		convert.ToOLEDateTime(time.Now().In(zone).Add(-2*time.Hour)), late))
 	must(t, err)
 	es, evs = poll()
-	expect("a change older than the changed rows' start", es, evs, connectors.OpUpsert, fmt.Sprint(late), false, day(lateDay))
+	expect("a change older than the changed rows' start", es, evs, connectors.OpUpsert, fmt.Sprint(late), true, day(lateDay))
 
 	es, evs = poll()
 	if scanned, _ := src.take(); len(evs) != 0 || len(scanned) != 0 || es.Mode != "summary" || !es.SummaryOnly {
@@ -448,5 +449,56 @@ func TestPartialPollRowsGoneBeforeRead(t *testing.T) {
 				t.Fatalf("poll after: %+v (%v), want it decided by the day summaries", s.Entities[0], s.Err())
 			}
 		})
+	}
+}
+
+// TestPartialSummaryOfScannedDay: over a partial snapshot, a day scanned by keys gets
+// the figures of its records as they are now — a day whose record lacked a checksum
+// (so its stored summary was unknown) is known again once the scan learned it — and an
+// explained day keeps the stored figures with the changed records' replaced.
+func TestPartialSummaryOfScannedDay(t *testing.T) {
+	ctx := context.Background()
+	zone := msk
+	st, err := store.Open(ctx, t.TempDir())
+	must(t, err)
+	defer st.Close()
+	e := &Engine{o: Options{Zone: zone, Store: st}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	day0 := time.Date(2026, 12, 1, 0, 0, 0, 0, zone)
+	w := mapping.Window{From: day0, To: day0.AddDate(0, 0, 2)}
+	c := &store.Change{Entity: mapping.EntityAppointment}
+	for i := 0; i < 6; i++ {
+		en := store.Entry{FP: uint64(i), Ver: 1, At: day0.Add(time.Duration(i%2)*24*time.Hour + 10*time.Hour).Unix(), Sum: uint32(10 + i), HasSum: i != 0}
+		if !en.HasSum {
+			en.Sum = 0
+		}
+		c.Puts = append(c.Puts, store.Put{Key: fmt.Sprint(i), Entry: en})
+	}
+	must(t, st.Commit(ctx, nil, c))
+	whole, err := st.LoadSnapshot(ctx, mapping.EntityAppointment)
+	must(t, err)
+	stored, ok := decodeDays(e.summarizeSnapshot(whole), zone.String())
+	if d0 := stored[convert.FromTime(day0)]; !ok || !d0.unknown || d0.rows != 3 {
+		t.Fatalf("stored summary of day 0: %+v (%v), want 3 rows, one without a checksum", d0, ok)
+	}
+	// Day 0 (keys 0, 2, 4) was scanned; key 1 of day 1 changed (explained).
+	days := daysOf(w, zone)
+	snap, ok, err := st.LoadPartial(ctx, mapping.EntityAppointment, store.PartialFilter{Keys: []string{"1"}, Spans: [][2]int64{{days.start[0], days.start[1]}}})
+	if err != nil || !ok || snap.Len() != 4 {
+		t.Fatalf("partial load: %d records, %v %v; want 4", snap.Len(), ok, err)
+	}
+	p := &entityPoll{e: e, entity: mapping.EntityAppointment, snap: snap, mis: &misDays{w: w, days: days},
+		partial: &partialBase{stored: stored, loaded: e.snapshotDaySums(snap), moved: []bool{true, false}}}
+	scanned := store.Entry{FP: 100, Ver: 2, At: day0.Add(9 * time.Hour).Unix(), Sum: 77, HasSum: true}
+	changed := store.Entry{FP: 101, Ver: 2, At: day0.Add(24*time.Hour + 11*time.Hour).Unix(), Sum: 99, HasSum: true}
+	must(t, st.Commit(ctx, snap, &store.Change{Entity: mapping.EntityAppointment, Summarize: p.summarize,
+		Puts: []store.Put{{Key: "0", Entry: scanned}, {Key: "1", Entry: changed}}}))
+	blob, err := st.LoadSummary(ctx, mapping.EntityAppointment)
+	must(t, err)
+	after, err := st.LoadSnapshot(ctx, mapping.EntityAppointment)
+	must(t, err)
+	if want := e.summarizeSnapshot(after); !bytes.Equal(blob, want) {
+		got, _ := decodeDays(blob, zone.String())
+		whole, _ := decodeDays(want, zone.String())
+		t.Fatalf("stored %v, the whole snapshot's %v", got, whole)
 	}
 }

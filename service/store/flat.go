@@ -374,8 +374,8 @@ func fields(b []byte, off int, e *Entry) (int, error) {
 }
 
 // parseLog reads a log page: n, then per record: flags, key length, key, and unless
-// a tombstone: fp, ver, at (and sum when flagged). With want, only the records of the
-// keys it holds are gathered (the rest are parsed, to check the page, and dropped).
+// a tombstone: fp, ver, at (and sum when flagged). With want, only the records it
+// wants are gathered (the rest are parsed, to check the page, and dropped).
 func (pb *pageBuf) parseLog(b []byte, want *keyFilter) error {
 	n, off := binary.Uvarint(b)
 	if off <= 0 {
@@ -391,10 +391,6 @@ func (pb *pageBuf) parseLog(b []byte, want *keyFilter) error {
 			return err
 		}
 		off = next
-		wanted := want == nil || want.has(key)
-		if wanted {
-			pb.keep(key)
-		}
 		var e Entry
 		if fl&flagTombstone == 0 {
 			if off, err = fields(b, off, &e); err != nil {
@@ -409,9 +405,11 @@ func (pb *pageBuf) parseLog(b []byte, want *keyFilter) error {
 				e.Sum, e.HasSum = uint32(sum), true
 			}
 		}
-		if wanted {
+		tomb := fl&flagTombstone != 0
+		if want == nil || want.wants(key, e.At, tomb) {
+			pb.keep(key)
 			pb.ents = append(pb.ents, e)
-			pb.tombs = append(pb.tombs, fl&flagTombstone != 0)
+			pb.tombs = append(pb.tombs, tomb)
 		}
 	}
 	return nil

@@ -10,7 +10,8 @@ import (
 // TestLoadPartial: a partial load holds, for the keys asked, exactly what a whole load
 // holds — the latest copy, nothing for a key removed (or never there), a key removed
 // and added again — and a commit over it appends to the log without compacting it,
-// however stale the log, so a whole load afterwards has every record.
+// however stale the log, so a whole load afterwards has every record. With a span it
+// also holds, at their current state, the keys a record of which lay in the span.
 func TestLoadPartial(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, t.TempDir())
@@ -20,11 +21,19 @@ func TestLoadPartial(t *testing.T) {
 	defer s.Close()
 	const n = 9000
 	want := map[string]Entry{}
+	span := [2]int64{100, 2000}
+	everIn := map[string]bool{} // a record of the key had its instant in span
+	put := func(k string, e Entry) {
+		want[k] = e
+		if e.At >= span[0] && e.At < span[1] {
+			everIn[k] = true
+		}
+	}
 	c := &Change{Entity: "appointment"}
 	for i := 0; i < n; i++ {
 		e := Entry{FP: uint64(i), Ver: 1, At: int64(i), Sum: uint32(i), HasSum: true}
 		c.Puts = append(c.Puts, Put{Key: fmt.Sprint(i), Entry: e})
-		want[fmt.Sprint(i)] = e
+		put(fmt.Sprint(i), e)
 	}
 	if err := s.Commit(ctx, nil, c); err != nil {
 		t.Fatal(err)
@@ -40,7 +49,7 @@ func TestLoadPartial(t *testing.T) {
 				keys = append(keys, k)
 			}
 		}
-		snap, ok, err := s.LoadPartial(ctx, "appointment", keys)
+		snap, ok, err := s.LoadPartial(ctx, "appointment", PartialFilter{Keys: keys})
 		if err != nil || !ok {
 			t.Fatalf("round %d: LoadPartial: %v %v", round, ok, err)
 		}
@@ -64,12 +73,12 @@ func TestLoadPartial(t *testing.T) {
 					delete(want, k)
 				}
 			default:
-				e := Entry{FP: uint64(round*n + j), Ver: uint64(round), At: int64(j), Sum: uint32(j), HasSum: j%3 == 0}
+				e := Entry{FP: uint64(round*n + j), Ver: uint64(round), At: int64(rnd.IntN(n)), Sum: uint32(j), HasSum: j%3 == 0}
 				if !e.HasSum {
 					e.Sum = 0
 				}
 				c.Puts = append(c.Puts, Put{Key: k, Entry: e})
-				want[k] = e
+				put(k, e)
 			}
 		}
 		if err := s.Commit(ctx, snap, c); err != nil {
@@ -81,6 +90,29 @@ func TestLoadPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, whole, want)
+	// With a span: the keys asked, and every key a record of which ever lay in the
+	// span, at its current state (wherever it lies now).
+	keys := []string{"1", "5000", "8999", "9100"}
+	part := map[string]Entry{}
+	for k, e := range want {
+		if everIn[k] || k == "1" || k == "5000" || k == "8999" || k == "9100" {
+			part[k] = e
+		}
+	}
+	spanned, ok, err := s.LoadPartial(ctx, "appointment", PartialFilter{Keys: keys, Spans: [][2]int64{span}})
+	if err != nil || !ok {
+		t.Fatalf("LoadPartial with a span: %v %v", ok, err)
+	}
+	check(t, spanned, part)
+	moved := 0
+	for k := range part {
+		if at := part[k].At; everIn[k] && (at < span[0] || at >= span[1]) {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("no record left the span: the test proves less than it should")
+	}
 	if !whole.CompactionDue(whole.Len(), 0) {
 		t.Errorf("log of %d rows for %d records: compaction not due", whole.diskRows, whole.live)
 	}
