@@ -488,10 +488,19 @@ func (s *Store) LoadSnapshot(ctx context.Context, entity string) (*Snapshot, err
 		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
 	}
 	snap := newSnapshot(entity, total)
-	snap.diskRows = total
-	rows, err := s.db.QueryContext(ctx, `SELECT page, data FROM snapshot_pages WHERE entity = ? ORDER BY page`, entity)
+	if _, err := s.readLog(ctx, snap, nil); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// readLog applies the entity's pages to snap in the order they were written — with
+// want, only the records it takes. It returns false, having read nothing more, at a
+// page of the old format when want is set (only a whole load reads those).
+func (s *Store) readLog(ctx context.Context, snap *Snapshot, want *keyFilter) (bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT page, data FROM snapshot_pages WHERE entity = ? ORDER BY page`, snap.Entity)
 	if err != nil {
-		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+		return false, fmt.Errorf("state store: load %s snapshot: %w", snap.Entity, err)
 	}
 	defer rows.Close()
 	var page int64
@@ -500,28 +509,32 @@ func (s *Store) LoadSnapshot(ctx context.Context, entity string) (*Snapshot, err
 	tombstones := 0
 	for rows.Next() {
 		if err := rows.Scan(&page, &data); err != nil {
-			return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+			return false, fmt.Errorf("state store: load %s snapshot: %w", snap.Entity, err)
 		}
 		pb.reset()
 		if page < logBase {
+			if want != nil {
+				return false, nil
+			}
 			snap.legacy = true
 			err = pb.parseLegacy(data)
 		} else {
-			err = pb.parseLog(data, nil)
+			err = pb.parseLog(data, want)
 			snap.nextPage = page + 1
 		}
 		if err != nil {
-			return nil, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, entity, page, err)
+			return false, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, snap.Entity, page, err)
 		}
+		snap.diskRows += pageCount(data)
 		tombstones += snap.applyPage(&pb)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
+		return false, fmt.Errorf("state store: load %s snapshot: %w", snap.Entity, err)
 	}
 	if tombstones > 0 {
 		snap.pack()
 	}
-	return snap, nil
+	return true, nil
 }
 
 // SnapshotCount returns the number of records of an entity in the snapshot.

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
-	"fmt"
 	"hash/maphash"
 )
 
@@ -34,35 +32,8 @@ func (s *Store) LoadPartial(ctx context.Context, entity string, f PartialFilter)
 	want := newKeyFilter(f)
 	snap = newSnapshot(entity, len(want.keys))
 	snap.partial = true
-	rows, err := s.db.QueryContext(ctx, `SELECT page, data FROM snapshot_pages WHERE entity = ? ORDER BY page`, entity)
-	if err != nil {
-		return nil, false, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
-	}
-	defer rows.Close()
-	var page int64
-	var data sql.RawBytes
-	var pb pageBuf
-	tombstones := 0
-	for rows.Next() {
-		if err := rows.Scan(&page, &data); err != nil {
-			return nil, false, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
-		}
-		if page < logBase {
-			return nil, false, nil
-		}
-		pb.reset()
-		if err := pb.parseLog(data, want); err != nil {
-			return nil, false, fmt.Errorf("state store %s: %s snapshot page %d: %w; delete the state store to rebuild it (the next poll resends everything)", s.path, entity, page, err)
-		}
-		snap.nextPage = page + 1
-		snap.diskRows += pageCount(data)
-		tombstones += snap.applyPage(&pb)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("state store: load %s snapshot: %w", entity, err)
-	}
-	if tombstones > 0 {
-		snap.pack()
+	if ok, err = s.readLog(ctx, snap, want); err != nil || !ok {
+		return nil, false, err
 	}
 	return snap, true, nil
 }
