@@ -334,15 +334,28 @@ func (s *Source) ReadKeys(ctx context.Context, entity string, keys []string, fn 
 		return s.read(ctx, entity, rowsSt, s.windowParams(Window{}), want, fn, sk)
 	}
 	seen := s.keySet()
+	zones, err := s.zonesFor(ctx, entity) // once, not per chunk
+	if err != nil {
+		return err
+	}
 	for start := 0; start < len(keys); start += KeysChunk {
 		chunk := keys[start:min(start+KeysChunk, len(keys))]
 		params := s.windowParams(Window{})
 		params["keys"] = chunk
-		if err := s.readSeen(ctx, entity, st, params, nil, seen, fn, sk); err != nil {
+		if err := s.readSeen(ctx, entity, st, params, nil, seen, zones, fn, sk); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// zonesFor is the branches' time zones when entity's records need them (shifts and
+// appointments), else nil.
+func (s *Source) zonesFor(ctx context.Context, entity string) (*zoneTable, error) {
+	if entity != EntityShift && entity != EntityAppointment {
+		return nil, nil
+	}
+	return s.branchZones(ctx)
 }
 
 func (s *Source) skipper(skip func(Skip)) func(Skip) {
@@ -363,23 +376,19 @@ func (s *Source) warn(sk Skip) {
 }
 
 func (s *Source) read(ctx context.Context, entity string, st ProfileStatement, params map[string]any, only map[string]bool, fn func(Item) error, skip func(Skip)) error {
-	return s.readSeen(ctx, entity, st, params, only, s.keySet(), fn, skip)
+	zones, err := s.zonesFor(ctx, entity)
+	if err != nil {
+		return err
+	}
+	return s.readSeen(ctx, entity, st, params, only, s.keySet(), zones, fn, skip)
 }
 
 // readSeen runs one full-row statement; seen holds the keys already emitted (a second
-// row with the same key is skipped).
-func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatement, params map[string]any, only map[string]bool, seen *keySet, fn func(Item) error, skip func(Skip)) error {
+// row with the same key is skipped), zones the branches' time zones (zonesFor).
+func (s *Source) readSeen(ctx context.Context, entity string, st ProfileStatement, params map[string]any, only map[string]bool, seen *keySet, zones *zoneTable, fn func(Item) error, skip func(Skip)) error {
 	cols, ok := contractColumns(entity)
 	if !ok {
 		return fmt.Errorf("profile %s: unknown entity %q", s.p.Name, entity)
-	}
-	var zones *zoneTable
-	if entity == EntityShift || entity == EntityAppointment {
-		z, err := s.branchZones(ctx)
-		if err != nil {
-			return err
-		}
-		zones = z
 	}
 	rows, cancel, err := s.query(ctx, st, params)
 	if err != nil {
