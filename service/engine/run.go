@@ -41,13 +41,19 @@ func (e *Engine) Run(ctx context.Context, schedule cron.Schedule) {
 	job := cron.FuncJob(tick)
 	c.Schedule(schedule, job)
 	c.Start()
-	// The first poll starts right away, through the same chain (no overlap).
-	go c.Entries()[0].WrappedJob.Run()
+	// The first poll starts right away, through the same chain (no overlap). The
+	// scheduler does not know of it, so the wait group does: Run must not return
+	// (and the caller close the state store) under it.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.Entries()[0].WrappedJob.Run()
+	}()
 
 	<-ctx.Done()
 	stopped := c.Stop() // no new ticks; wait for a running poll to notice ctx
 	<-stopped.Done()
-	wg.Wait()
+	wg.Wait() // the first poll and the dispatcher
 }
 
 type cronLogger struct{ e *Engine }

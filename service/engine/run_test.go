@@ -79,3 +79,52 @@ func TestRunNeverOverlapsAndStopsCleanly(t *testing.T) {
 		t.Fatalf("delivered %v", evs)
 	}
 }
+
+// stubbornReader's first read takes a while and does not notice cancellation (a MIS
+// query the driver cannot interrupt).
+type stubbornReader struct {
+	*memReader
+	started  chan struct{}
+	once     atomic.Bool
+	finished atomic.Bool
+}
+
+func (s *stubbornReader) ReadAll(ctx context.Context, entity string, w mapping.Window, fn func(mapping.Item) error, skip func(mapping.Skip)) error {
+	if s.once.CompareAndSwap(false, true) {
+		close(s.started)
+		time.Sleep(300 * time.Millisecond)
+		s.finished.Store(true)
+	}
+	return s.memReader.ReadAll(ctx, entity, w, fn, skip)
+}
+
+// TestRunWaitsForTheFirstPoll: stopped while the first poll (started at once, outside
+// the scheduler) is still reading, Run returns only after that poll has finished — the
+// caller closes the state store next.
+func TestRunWaitsForTheFirstPoll(t *testing.T) {
+	f := newFixture(t, mapping.EntityDoctor)
+	f.mem.put(doctor("1", "Иванова"), "")
+	r := &stubbornReader{memReader: f.mem, started: make(chan struct{})}
+	f.eng.o.Reader = r
+	f.eng.o.Now = time.Now
+	sched, err := cron.ParseStandard("@every 1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		f.eng.Run(ctx, sched)
+		close(done)
+	}()
+	<-r.started
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+	if !r.finished.Load() {
+		t.Fatal("Run returned while the first poll was still reading")
+	}
+}
