@@ -155,8 +155,8 @@ func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err erro
 // checkpointAfter is the size of a change (snapshot entries and events) after which
 // Commit checkpoints the write-ahead log and cuts it: the chunks of a first poll's
 // read (10,000 records and their events). Smaller commits — a summary poll's chunks of
-// 2,000 changed rows among them — leave it to SQLite's own checkpoint every 1,000
-// pages, which does not wait for a sync of its own.
+// 2,000 changed rows among them — leave it to SQLite's automatic checkpoint (every
+// 1,000 pages of log), which does not cut the file.
 const checkpointAfter = 10000
 
 // eventsPerInsert is how many events one INSERT statement carries (8 parameters each,
