@@ -30,8 +30,12 @@ import (
 // whole snapshot exactly as a whole load would have computed it.
 
 // partialShare bounds a partial poll: when more than 1/partialShare of the records
-// changed, loading the whole snapshot costs about as much.
+// changed, loading the whole snapshot costs about as much. Below partialFloor records
+// the bound does not apply (a small snapshot loads in no time either way); a variable
+// for the tests.
 const partialShare = 20
+
+var partialFloor = 1000
 
 // partialBase is what a partial poll needs to store the whole snapshot's summary.
 type partialBase struct {
@@ -54,7 +58,7 @@ func (e *Engine) partialPoll(ctx context.Context, entity string, w mapping.Windo
 		return nil, nil, err
 	}
 	t0 := time.Now()
-	budget := max(1000, int(c.rows/partialShare))
+	budget := max(partialFloor, int(c.rows/partialShare))
 	rows, complete, err := e.scanChangedRows(ctx, cs, entity, w, since, budget)
 	if err != nil || !complete {
 		return nil, nil, err

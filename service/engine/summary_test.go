@@ -502,3 +502,58 @@ func TestPartialSummaryOfScannedDay(t *testing.T) {
 		t.Fatalf("stored %v, the whole snapshot's %v", got, whole)
 	}
 }
+
+// TestPartialPollFallsBackWhenMuchChanged: with a few records changed the poll loads
+// only theirs; with more than a twentieth of them changed (the rows of the round
+// before count again: appointment.changed looks 30 minutes back) it loads the whole
+// snapshot, as cheap by then, and still finds every change.
+func TestPartialPollFallsBackWhenMuchChanged(t *testing.T) {
+	ctx := context.Background()
+	old := partialFloor
+	partialFloor = 0 // the demo MIS's few hundred records stand for a big table
+	t.Cleanup(func() { partialFloor = old })
+	r := newSummaryRig(t, demo.SQLite, 1500, 9, nil)
+	if s := r.eng.Poll(ctx); !s.OK() {
+		t.Fatal(s.Err())
+	}
+	if _, err := r.eng.DeliverAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := r.eng.Window(time.Now())
+	from, to := convert.ToOLE(convert.FromTime(w.From.In(r.zone))), convert.ToOLE(convert.FromTime(w.To.In(r.zone)))
+	var ids []int
+	rows, err := r.db.QueryContext(ctx, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE WDATE >= %v AND WDATE < %v ORDER BY SCHEDID", from, to))
+	must(t, err)
+	for rows.Next() {
+		var id int
+		must(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	must(t, rows.Err())
+	rows.Close()
+	for _, tc := range []struct {
+		every   int
+		partial bool
+	}{{40, true}, {7, false}} {
+		r.rec.reset()
+		changed := 0
+		for i, id := range ids {
+			if i%tc.every == 0 {
+				must(t, demo.UpdateRow(ctx, r.db, demo.SQLite, "SCHEDULE", id, map[string]any{"COMMENT": fmt.Sprintf("каждая %d-я", tc.every)}))
+				changed++
+			}
+		}
+		s := r.eng.Poll(ctx)
+		if !s.OK() {
+			t.Fatal(s.Err())
+		}
+		if _, err := r.eng.DeliverAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		es := s.Entities[0]
+		if es.PartialSnapshot != tc.partial || es.Upserts != changed || len(r.rec.events()) != changed {
+			t.Errorf("%d of %d changed: partial %v (want %v), %d upserts, %d events", changed, len(ids), es.PartialSnapshot, tc.partial, es.Upserts, len(r.rec.events()))
+		}
+		checkStoredSummary(t, r.eng, tc.every)
+	}
+}
