@@ -51,23 +51,14 @@ func TestRunNeverOverlapsAndStopsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		f.eng.Run(ctx, sched)
-		close(done)
-	}()
+	cancel, done := startRun(f.eng, sched)
 	deadline := time.Now().Add(20 * time.Second)
 	for len(f.rec.events()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(3 * time.Second)
 	cancel()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after its context was cancelled")
-	}
+	waitRun(t, done)
 	if m := slow.max.Load(); m != 1 {
 		t.Fatalf("%d polls ran at once", m)
 	}
@@ -111,20 +102,31 @@ func TestRunWaitsForTheFirstPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		f.eng.Run(ctx, sched)
-		close(done)
-	}()
+	cancel, done := startRun(f.eng, sched)
 	<-r.started
 	cancel()
+	waitRun(t, done)
+	if !r.finished.Load() {
+		t.Fatal("Run returned while the first poll was still reading")
+	}
+}
+
+// startRun runs eng.Run on sched until cancel; done closes when Run has returned.
+func startRun(eng *Engine, sched cron.Schedule) (cancel context.CancelFunc, done chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan struct{})
+	go func() {
+		eng.Run(ctx, sched)
+		close(done)
+	}()
+	return cancel, done
+}
+
+func waitRun(t *testing.T, done chan struct{}) {
+	t.Helper()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after its context was cancelled")
-	}
-	if !r.finished.Load() {
-		t.Fatal("Run returned while the first poll was still reading")
 	}
 }

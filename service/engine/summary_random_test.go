@@ -34,33 +34,14 @@ func testSummaryRandom(t *testing.T, dialect string) {
 	db, zone, today, rec, eng := r.db, r.zone, r.today, r.rec, r.eng
 	src := eng.o.Reader
 	w := eng.Window(time.Now())
-	var doctors []int
-	rows, err := db.QueryContext(ctx, `SELECT DOCT_ID FROM DOCTORS WHERE ENABLED = 1 ORDER BY DOCT_ID`)
-	must(t, err)
-	for rows.Next() {
-		var d int
-		must(t, rows.Scan(&d))
-		doctors = append(doctors, d)
-	}
-	must(t, rows.Err())
-	rows.Close()
+	doctors := queryIDs(t, db, `SELECT DOCT_ID FROM DOCTORS WHERE ENABLED = 1 ORDER BY DOCT_ID`)
 
 	given := map[string]string{} // key → fingerprint of what the connector holds
 	rnd := rand.New(rand.NewPCG(7, uint64(len(dialect))))
 	inWindow := func() []int {
 		t.Helper()
-		var ids []int
 		from, to := convert.ToOLE(convert.FromTime(w.From.In(zone))), convert.ToOLE(convert.FromTime(w.To.In(zone)))
-		r, err := db.QueryContext(ctx, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE WDATE >= %v AND WDATE < %v ORDER BY SCHEDID", from, to))
-		must(t, err)
-		defer r.Close()
-		for r.Next() {
-			var id int
-			must(t, r.Scan(&id))
-			ids = append(ids, id)
-		}
-		must(t, r.Err())
-		return ids
+		return queryIDs(t, db, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE WDATE >= %v AND WDATE < %v ORDER BY SCHEDID", from, to))
 	}
 	day := func() time.Time { return today.AddDate(0, 0, rnd.IntN(19)-9) }
 	summaryOnly, partial := 0, 0

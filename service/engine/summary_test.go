@@ -116,6 +116,38 @@ func newSummaryRig(t *testing.T, dialect string, appointments int, seed int64, w
 	return r
 }
 
+// pollOK runs one poll, which must succeed, with the recorder reset before it, and
+// delivers what it queued; it returns the appointments' summary of it.
+func (r *summaryRig) pollOK(t *testing.T) EntitySummary {
+	t.Helper()
+	ctx := context.Background()
+	r.rec.reset()
+	s := r.eng.Poll(ctx)
+	if !s.OK() {
+		t.Fatalf("poll failed: %v", s.Err())
+	}
+	if _, err := r.eng.DeliverAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s.Entities[0]
+}
+
+// queryIDs runs a query of one integer column on the demo MIS.
+func queryIDs(t *testing.T, db *sql.DB, q string) []int {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), q)
+	must(t, err)
+	defer rows.Close()
+	var ids []int
+	for rows.Next() {
+		var id int
+		must(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	must(t, rows.Err())
+	return ids
+}
+
 func testSummaryPath(t *testing.T, dialect string) {
 	ctx := context.Background()
 	var src *scanCounter
@@ -390,22 +422,14 @@ func TestPartialPollRowsGoneBeforeRead(t *testing.T) {
 				return dr
 			})
 			dr.db = r.db
-			if s := r.eng.Poll(ctx); !s.OK() {
-				t.Fatal(s.Err())
-			}
+			r.pollOK(t)
 			var ids []int // seven booked appointments spread over the window
 			from, to := convert.ToOLE(convert.FromTime(r.today.AddDate(0, 0, -9))), convert.ToOLE(convert.FromTime(r.today.AddDate(0, 0, 9)))
-			rows, err := r.db.QueryContext(ctx, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE DELETED = 0 AND WDATE >= %v AND WDATE < %v ORDER BY WDATE, SCHEDID", from, to))
-			must(t, err)
-			for i := 0; rows.Next(); i++ {
-				var id int
-				must(t, rows.Scan(&id))
+			for i, id := range queryIDs(t, r.db, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE DELETED = 0 AND WDATE >= %v AND WDATE < %v ORDER BY WDATE, SCHEDID", from, to)) {
 				if i%29 == 0 && len(ids) < 7 {
 					ids = append(ids, id)
 				}
 			}
-			must(t, rows.Err())
-			rows.Close()
 			if len(ids) < 7 {
 				t.Fatalf("only %d appointments picked in the window", len(ids))
 			}
@@ -413,18 +437,7 @@ func TestPartialPollRowsGoneBeforeRead(t *testing.T) {
 				must(t, demo.UpdateRow(ctx, r.db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": "Уточнить направление"}))
 			}
 			dr.ids = ids[:4] // more than the guard's MinCount, far less than half of all
-			if _, err := r.eng.DeliverAll(ctx); err != nil {
-				t.Fatal(err)
-			}
-			r.rec.reset()
-			s := r.eng.Poll(ctx)
-			if !s.OK() {
-				t.Fatal(s.Err())
-			}
-			if _, err := r.eng.DeliverAll(ctx); err != nil {
-				t.Fatal(err)
-			}
-			es := s.Entities[0]
+			es := r.pollOK(t)
 			if !es.PartialSnapshot || es.Held != 0 || es.Deletes != 4 || es.Upserts != 3 {
 				t.Fatalf("poll: %+v; want a partial snapshot, 4 deletions out and 3 upserts, none held", es)
 			}
@@ -513,29 +526,14 @@ func TestPartialPollFallsBackWhenMuchChanged(t *testing.T) {
 	partialFloor = 0 // the demo MIS's few hundred records stand for a big table
 	t.Cleanup(func() { partialFloor = old })
 	r := newSummaryRig(t, demo.SQLite, 1500, 9, nil)
-	if s := r.eng.Poll(ctx); !s.OK() {
-		t.Fatal(s.Err())
-	}
-	if _, err := r.eng.DeliverAll(ctx); err != nil {
-		t.Fatal(err)
-	}
+	r.pollOK(t)
 	w := r.eng.Window(time.Now())
 	from, to := convert.ToOLE(convert.FromTime(w.From.In(r.zone))), convert.ToOLE(convert.FromTime(w.To.In(r.zone)))
-	var ids []int
-	rows, err := r.db.QueryContext(ctx, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE WDATE >= %v AND WDATE < %v ORDER BY SCHEDID", from, to))
-	must(t, err)
-	for rows.Next() {
-		var id int
-		must(t, rows.Scan(&id))
-		ids = append(ids, id)
-	}
-	must(t, rows.Err())
-	rows.Close()
+	ids := queryIDs(t, r.db, fmt.Sprintf("SELECT SCHEDID FROM SCHEDULE WHERE WDATE >= %v AND WDATE < %v ORDER BY SCHEDID", from, to))
 	for _, tc := range []struct {
 		every   int
 		partial bool
 	}{{40, true}, {7, false}} {
-		r.rec.reset()
 		changed := 0
 		for i, id := range ids {
 			if i%tc.every == 0 {
@@ -543,14 +541,7 @@ func TestPartialPollFallsBackWhenMuchChanged(t *testing.T) {
 				changed++
 			}
 		}
-		s := r.eng.Poll(ctx)
-		if !s.OK() {
-			t.Fatal(s.Err())
-		}
-		if _, err := r.eng.DeliverAll(ctx); err != nil {
-			t.Fatal(err)
-		}
-		es := s.Entities[0]
+		es := r.pollOK(t)
 		if es.PartialSnapshot != tc.partial || es.Upserts != changed || len(r.rec.events()) != changed {
 			t.Errorf("%d of %d changed: partial %v (want %v), %d upserts, %d events", changed, len(ids), es.PartialSnapshot, tc.partial, es.Upserts, len(r.rec.events()))
 		}
