@@ -21,9 +21,9 @@ import (
 // changes stamped before the moment appointment.changed looks from, rounds with no
 // change at all — and after every poll compares what the connector was given with a
 // full read of the MIS: the same records with the same content, none missing, none
-// extra. SQLite, PostgreSQL and MariaDB.
+// extra. SQLite, PostgreSQL, MariaDB and Firebird.
 func TestSummaryPathRandomChanges(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) { testSummaryRandom(t, dialect) })
 	}
 }

@@ -53,14 +53,14 @@ func (c *scanCounter) take() (days []string, full int) {
 	return days, full
 }
 
-// TestSummaryPathFindsEachChange: on the demo MIS in SQLite, PostgreSQL and MariaDB,
-// an unchanged poll scans no day (and loads no snapshot), and an update, an insert, a
-// delete and a move between days are each found by the summary path: the update, the
-// insert and the move through appointment.changed without scanning any day, the
-// delete by scanning its day alone, and a change appointment.changed cannot see (its
-// MODIFYDATE set before the moment it looks from) by scanning its day.
+// TestSummaryPathFindsEachChange: on the demo MIS in SQLite, PostgreSQL, MariaDB and
+// Firebird, an unchanged poll scans no day (and loads no snapshot), and an update, an
+// insert, a delete and a move between days are each found by the summary path: the
+// update, the insert and the move through appointment.changed without scanning any
+// day, the delete by scanning its day alone, and a change appointment.changed cannot
+// see (its MODIFYDATE set before the moment it looks from) by scanning its day.
 func TestSummaryPathFindsEachChange(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) { testSummaryPath(t, dialect) })
 	}
 }
@@ -413,7 +413,7 @@ func (d *deletingReader) ReadKeys(ctx context.Context, entity string, keys []str
 // against every record the snapshot holds, not against the few loaded), the others
 // upserts, and the stored day summary still describes the whole snapshot.
 func TestPartialPollRowsGoneBeforeRead(t *testing.T) {
-	for _, dialect := range []string{demo.SQLite, demo.Postgres} {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.Firebird} {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			var dr *deletingReader

@@ -1,0 +1,35 @@
+-- medsync profile "demo", Firebird 3: day summaries of appointments (mapping/profiles/README.md,
+-- "Day summaries" and "Changed rows"). A poll compares each day's row count and checksum
+-- with the same figures computed from its snapshot, and scans (key, version) pairs only
+-- for the days that moved. The checksum of a row is a whole number in [0, 2^32) mixing
+-- SCHEDID and MODIFYDATE (in microseconds, BIGINT arithmetic: no value passes 2^63); the
+-- same expression is returned AS checksum by appointment.versions, appointment.changed,
+-- appointment.rows and appointment.by_keys (firebird.sql). The summary and the versions
+-- are served by IX_SCHEDULE_WINDOW (WDATE, SCHEDID, MODIFYDATE), the changed rows by
+-- IX_SCHEDULE_MODIFYDATE (MODIFYDATE). ROW_COUNT is a reserved word: its alias is quoted.
+-- Shifts have no summary on Firebird yet.
+
+-- name: appointment.summary
+SELECT s.WDATE AS bucket, COUNT(*) AS "row_count",
+       SUM(MOD(s.SCHEDID * 2654435761 + MOD(CAST(s.MODIFYDATE * 86400000000 AS BIGINT), 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS BIGINT) / 4294967291, 4294967291)) AS checksum
+FROM SCHEDULE s
+WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
+GROUP BY s.WDATE
+
+-- name: appointment.versions
+SELECT s.SCHEDID AS id, s.MODIFYDATE AS version,
+       MOD(s.SCHEDID * 2654435761 + MOD(CAST(s.MODIFYDATE * 86400000000 AS BIGINT), 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS BIGINT) / 4294967291, 4294967291) AS checksum
+FROM SCHEDULE s
+WHERE s.WDATE >= :from_ole AND s.WDATE < :to_ole
+
+-- Appointments changed since a moment, with the same key, version and checksum as
+-- appointment.versions and the day as bucket. When a day's summary moved, the poll first
+-- explains it with these rows and scans by keys only the days they leave unexplained (a
+-- deletion, a row whose MODIFYDATE was not touched).
+
+-- name: appointment.changed
+SELECT s.SCHEDID AS id, s.MODIFYDATE AS version,
+       MOD(s.SCHEDID * 2654435761 + MOD(CAST(s.MODIFYDATE * 86400000000 AS BIGINT), 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS BIGINT) / 4294967291, 4294967291) AS checksum,
+       s.WDATE AS bucket
+FROM SCHEDULE s
+WHERE s.MODIFYDATE >= :since_ole AND s.WDATE >= :from_ole AND s.WDATE < :to_ole
