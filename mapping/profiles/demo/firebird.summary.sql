@@ -7,7 +7,6 @@
 -- appointment.rows and appointment.by_keys (firebird.sql). The summary and the versions
 -- are served by IX_SCHEDULE_WINDOW (WDATE, SCHEDID, MODIFYDATE), the changed rows by
 -- IX_SCHEDULE_MODIFYDATE (MODIFYDATE). ROW_COUNT is a reserved word: its alias is quoted.
--- Shifts have no summary on Firebird yet.
 
 -- name: appointment.summary
 SELECT s.WDATE AS bucket, COUNT(*) AS "row_count",
@@ -33,3 +32,46 @@ SELECT s.SCHEDID AS id, s.MODIFYDATE AS version,
        s.WDATE AS bucket
 FROM SCHEDULE s
 WHERE s.MODIFYDATE >= :since_ole AND s.WDATE >= :from_ole AND s.WDATE < :to_ole
+
+-- Shifts: the same, over DOCTSHIFT joined to DOCTORS (a shift's version is the later of
+-- the two MODIFYDATEs). shift.rows and shift.by_keys are common.sql's with the checksum
+-- added: keep them in step with it.
+
+-- name: shift.summary
+SELECT t.WDATE AS bucket, COUNT(*) AS "row_count",
+       SUM(MOD(t.SHIFT_ID * 2654435761 + MOD(CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT), 4294967291) * 40503 + CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) / 4294967291, 4294967291)) AS checksum
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
+GROUP BY t.WDATE
+
+-- name: shift.versions
+SELECT t.SHIFT_ID AS id,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version,
+       MOD(t.SHIFT_ID * 2654435761 + MOD(CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT), 4294967291) * 40503 + CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) / 4294967291, 4294967291) AS checksum
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
+
+-- name: shift.rows
+SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
+       t.WDATE AS "date", t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
+       t.BREAK_BEG AS break_start, t.BREAK_END AS break_end, t.ROOM AS room,
+       d.SLOT_MIN AS slot_minutes,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version,
+       MOD(t.SHIFT_ID * 2654435761 + MOD(CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT), 4294967291) * 40503 + CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) / 4294967291, 4294967291) AS checksum
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.WDATE >= :from_ole AND t.WDATE < :to_ole AND d.ENABLED = 1
+ORDER BY t.DOCT_ID, t.WDATE, t.BEGHOUR
+
+-- name: shift.by_keys
+SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,
+       t.WDATE AS "date", t.BEGHOUR AS start_time, t.ENDHOUR AS end_time,
+       t.BREAK_BEG AS break_start, t.BREAK_END AS break_end, t.ROOM AS room,
+       d.SLOT_MIN AS slot_minutes,
+       CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END AS version,
+       MOD(t.SHIFT_ID * 2654435761 + MOD(CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT), 4294967291) * 40503 + CAST((CASE WHEN t.MODIFYDATE > d.MODIFYDATE THEN t.MODIFYDATE ELSE d.MODIFYDATE END) * 86400000000 AS BIGINT) / 4294967291, 4294967291) AS checksum
+FROM DOCTSHIFT t
+JOIN DOCTORS d ON d.DOCT_ID = t.DOCT_ID
+WHERE t.SHIFT_ID IN (:keys) AND d.ENABLED = 1
