@@ -5,7 +5,7 @@
 -- Statements that are the same for every dialect are in common.sql; here is what
 -- Firebird says in its own words: DATE is a reserved word, so the {{date}} fragment of
 -- common.sql's statements is "date" (quoted, lower case) here, and LIST() aggregates
--- the service ids. The appointments' checksum is firebird.summary.sql's.
+-- the service ids. The appointments' checksum is firebird.summary.sql's fragment.
 
 -- fragment: date
 "date"
@@ -18,7 +18,7 @@ SELECT s.SCHEDID AS id, s.PCODE AS patient_id, s.DOCT_ID AS doctor_id, s.FILIAL_
        s.SOURCE AS source,
        (SELECT CAST(LIST(ss.SERV_ID, ',') AS VARCHAR(2000)) FROM SCHEDSERV ss WHERE ss.SCHEDID = s.SCHEDID) AS service_ids,
        s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id, s.MODIFYDATE AS version,
-       MOD(s.SCHEDID * 2654435761 + MOD(CAST(s.MODIFYDATE * 86400000000 AS BIGINT), 4294967291) * 40503 + CAST(s.MODIFYDATE * 86400000000 AS BIGINT) / 4294967291, 4294967291) AS checksum
+       {{appointment_checksum}} AS checksum
 FROM SCHEDULE s
 LEFT JOIN DELREASONS r ON r.REASON_ID = s.DEL_REASON_ID
 
