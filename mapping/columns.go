@@ -214,6 +214,9 @@ func ContractColumns(statement string) (cols []string, ok bool) {
 			return nil, false
 		}
 		cs = summaryContract
+		if !windowedEntity(entity) {
+			cs = summaryTableContract
+		}
 	case kind == "changed":
 		if _, known := contract[entity]; !known {
 			return nil, false

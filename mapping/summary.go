@@ -12,10 +12,11 @@ import (
 	"medsync/mapping/convert"
 )
 
-// Bucket is the MIS's summary of one day of a windowed entity, computed by the
-// database: how many rows the day has and the sum of their checksums.
+// Bucket is the MIS's summary of one day of a windowed entity, or of the whole table
+// of another, computed by the database: how many rows it has and the sum of their
+// checksums.
 type Bucket struct {
-	Day      convert.Date // the day, read with the entity's date converter
+	Day      convert.Date // the day, read with the entity's date converter (zero for a table)
 	Rows     int64
 	Checksum int64
 	Valid    bool // false when the database returned no checksum (NULL)
@@ -50,11 +51,19 @@ var summaryContract = []column{
 	{name: "checksum", kind: kindInt},
 }
 
+// summaryTableContract is what <entity>.summary returns for an entity without a
+// window (patients): one row, the whole table's count and checksum.
+var summaryTableContract = []column{
+	{name: "row_count", kind: kindInt, required: true},
+	{name: "checksum", kind: kindInt},
+}
+
 // HasSummary reports whether the profile declares <entity>.summary (with
-// <entity>.versions) for the dialect; only windowed entities have days.
+// <entity>.versions) for the dialect. A windowed entity's summary has a row per day;
+// another's (patients) is one row for the whole table.
 func (s *Source) HasSummary(entity string) bool {
 	_, ok := s.p.stmts[s.dialect][entity+".summary"]
-	return ok && windowedEntity(entity) && entity != EntitySlot && s.HasVersions(entity)
+	return ok && entity != EntitySlot && s.HasVersions(entity)
 }
 
 // ScanChecksums streams (key, version, checksum) from <entity>.versions.
@@ -83,27 +92,39 @@ func (s *Source) Summaries(ctx context.Context, entity string, w Window, fn func
 	}
 	defer cancel()
 	defer rows.Close()
-	idx, err := s.columnIndex(st, rows, summaryContract)
+	windowed := windowedEntity(entity)
+	contract := summaryContract
+	if !windowed {
+		contract = summaryTableContract
+	}
+	idx, err := s.columnIndex(st, rows, contract)
 	if err != nil {
 		return err
 	}
 	var bucket any
 	var count, sum sql.NullString
-	dest := make([]any, 3)
-	dest[idx[0]], dest[idx[1]], dest[idx[2]] = &bucket, &count, &sum
+	dest := make([]any, len(contract))
+	if windowed {
+		dest[idx[0]], dest[idx[1]], dest[idx[2]] = &bucket, &count, &sum
+	} else {
+		dest[idx[0]], dest[idx[1]] = &count, &sum
+	}
 	conv := s.p.entity(entity).converters["date"]
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return s.stmtErr(st, err)
 		}
-		if bucket == nil {
-			return fmt.Errorf("profile %s: %s (%s line %d): a bucket is NULL; group by a date column that is never NULL inside the window", s.p.Name, st.Name, st.File, st.Line)
+		var b Bucket // the whole table's for an entity without a window
+		if windowed {
+			if bucket == nil {
+				return fmt.Errorf("profile %s: %s (%s line %d): a bucket is NULL; group by a date column that is never NULL inside the window", s.p.Name, st.Name, st.File, st.Line)
+			}
+			d, err := decodeDate(bucket, conv)
+			if err != nil {
+				return fmt.Errorf("profile %s: %s (%s line %d): bucket %v: %w", s.p.Name, st.Name, st.File, st.Line, bucket, err)
+			}
+			b.Day = d
 		}
-		d, err := decodeDate(bucket, conv)
-		if err != nil {
-			return fmt.Errorf("profile %s: %s (%s line %d): bucket %v: %w", s.p.Name, st.Name, st.File, st.Line, bucket, err)
-		}
-		b := Bucket{Day: d}
 		if b.Rows, err = strconv.ParseInt(strings.TrimSpace(count.String), 10, 64); err != nil {
 			return fmt.Errorf("profile %s: %s (%s line %d): row_count %q is not a whole number", s.p.Name, st.Name, st.File, st.Line, count.String)
 		}

@@ -766,6 +766,9 @@ func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []st
 		change.HeldSet = false
 	}
 	change.Meta = p.driftMeta(ctx)
+	if _, ok := e.tableSummaryEntity(entity); ok {
+		change.Summarize = p.summarize
+	}
 	if _, ok := e.summaryEntity(entity); ok {
 		change.Summarize = p.summarize
 		if change.Meta == nil {

@@ -290,7 +290,8 @@ func (e *Engine) Poll(ctx context.Context) *PollSummary {
 	var next *snapLoad
 	load := func(ent string) *snapLoad {
 		_, lazy := e.summaryEntity(ent)
-		return e.loadSnapshot(ctx, ent, lazy && !full)
+		_, table := e.tableSummaryEntity(ent)
+		return e.loadSnapshot(ctx, ent, (lazy || table) && !full)
 	}
 	if len(ents) > 0 {
 		next = load(ents[0])

@@ -395,8 +395,14 @@ type summaryCheck struct {
 // step (the MIS's day summaries when it asked for them; the stored ones when a
 // partial poll may rely on them).
 func (e *Engine) unchangedBySummary(ctx context.Context, entity string, w mapping.Window, forceFull bool, es *EntitySummary) (c summaryCheck, done bool, err error) {
+	if forceFull {
+		return c, false, nil
+	}
 	sr, ok := e.summaryEntity(entity)
-	if !ok || forceFull {
+	if !ok {
+		if ts, ok := e.tableSummaryEntity(entity); ok {
+			return c, e.unchangedTable(ctx, ts, entity, w, es), nil
+		}
 		return c, false, nil
 	}
 	// The MIS first: the state store may be busy loading the snapshot meanwhile.
@@ -405,22 +411,8 @@ func (e *Engine) unchangedBySummary(ctx context.Context, entity string, w mappin
 	if m.err != nil {
 		return c, false, nil
 	}
-	blob, err := e.o.Store.LoadSummary(ctx, entity)
-	if err != nil || blob == nil {
-		return c, false, err
-	}
-	mine, ok := decodeDays(blob, e.o.Zone.String())
-	if !ok {
-		return c, false, nil
-	}
-	for _, t := range e.o.Targets {
-		if t.takes(entity) {
-			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil || v == "" {
-				return c, false, err
-			}
-		}
-	}
-	if held, err := e.o.Store.HeldOf(ctx, entity); err != nil || len(held) > 0 {
+	mine, err := e.reliableSummary(ctx, entity)
+	if err != nil || mine == nil {
 		return c, false, err
 	}
 	var rows int64
@@ -439,6 +431,76 @@ func (e *Engine) unchangedBySummary(ctx context.Context, entity string, w mappin
 	es.Mode, es.Read, es.SummaryOnly = "summary", int(rows), true
 	e.log.Debug("day summaries unchanged; snapshot not loaded", "entity", entity, "days", len(m.days.dates), "records", rows)
 	return c, true, nil
+}
+
+// reliableSummary is the summary stored with the entity's snapshot when a poll may
+// rely on it alone: there is one, written for this zone, nothing is held and every
+// target has been given the entity's state. Nil otherwise.
+func (e *Engine) reliableSummary(ctx context.Context, entity string) (map[convert.Date]daySum, error) {
+	blob, err := e.o.Store.LoadSummary(ctx, entity)
+	if err != nil || blob == nil {
+		return nil, err
+	}
+	mine, ok := decodeDays(blob, e.o.Zone.String())
+	if !ok {
+		return nil, nil
+	}
+	for _, t := range e.o.Targets {
+		if t.takes(entity) {
+			if v, err := e.o.Store.GetMeta(ctx, store.BaseKey(t.Name, entity)); err != nil || v == "" {
+				return nil, err
+			}
+		}
+	}
+	if held, err := e.o.Store.HeldOf(ctx, entity); err != nil || len(held) > 0 {
+		return nil, err
+	}
+	return mine, nil
+}
+
+// tableSummaryEntity reports whether entity, which has no window, has a summary of its
+// whole table (<entity>.summary: one row count and checksum): a poll that finds it
+// equal to the stored one is over; any other reads by versions as before.
+func (e *Engine) tableSummaryEntity(entity string) (mapping.Summarizer, bool) {
+	r := e.o.Reader
+	sr, ok := r.(mapping.Summarizer)
+	if !ok || r.Windowed(entity) || !r.HasVersions(entity) || !sr.HasSummary(entity) {
+		return nil, false
+	}
+	return sr, true
+}
+
+// unchangedTable decides the poll of an entity with a table summary: true when the
+// MIS's row count and checksum are those of the stored summary (the snapshot's own,
+// every record in one bucket) and none of its records lacks a checksum.
+func (e *Engine) unchangedTable(ctx context.Context, sr mapping.Summarizer, entity string, w mapping.Window, es *EntitySummary) bool {
+	var mis daySum
+	err := sr.Summaries(ctx, entity, w, func(b mapping.Bucket) error {
+		mis.rows += b.Rows
+		mis.sum += b.Checksum
+		mis.unknown = mis.unknown || !b.Valid
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("table summary failed; reading by versions", "entity", entity, "error", err)
+		return false
+	}
+	mine, err := e.reliableSummary(ctx, entity)
+	if err != nil || mine == nil {
+		return false
+	}
+	var my daySum
+	for _, d := range mine {
+		my.rows += d.rows
+		my.sum += d.sum
+		my.unknown = my.unknown || d.unknown
+	}
+	if my != mis || my.unknown {
+		return false
+	}
+	es.Mode, es.Read, es.SummaryOnly = "summary", int(my.rows), true
+	e.log.Debug("table summary unchanged; snapshot not loaded", "entity", entity, "records", my.rows)
+	return true
 }
 
 // summarizeSnapshot is the stored summary of a snapshot (store.Change.Summarize):

@@ -548,3 +548,74 @@ func TestPartialPollFallsBackWhenMuchChanged(t *testing.T) {
 		checkStoredSummary(t, r.eng, tc.every)
 	}
 }
+
+// TestTableSummaryPatients: patients have no window, and the demo profile sums up
+// their whole table in one row. An unchanged poll reads that row alone and loads no
+// snapshot; an update and a deletion each move it, and the poll then finds the change
+// through the versions as before. SQLite, PostgreSQL, MariaDB and Firebird.
+func TestTableSummaryPatients(t *testing.T) {
+	for _, dialect := range []string{demo.SQLite, demo.Postgres, demo.MySQL, demo.Firebird} {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			zone, err := time.LoadLocation("Europe/Moscow")
+			if err != nil {
+				zone = msk
+			}
+			old := demo.Now
+			t.Cleanup(func() { demo.Now = old })
+			demo.Now = func() time.Time { return time.Now().In(zone) }
+			db, _, _, _ := demo.TestMIS(t, dialect, demo.Sizes{Branches: 1, Doctors: 2, Patients: 60, Appointments: 40, Days: 6, Today: time.Now().In(zone), Seed: 4})
+			prof, err := mapping.LoadProfile("demo")
+			must(t, err)
+			src := &scanCounter{Source: mapping.NewSource(db, dialect, prof, mapping.SourceOptions{Zone: zone})}
+			st, err := store.Open(ctx, t.TempDir())
+			must(t, err)
+			t.Cleanup(func() { st.Close() })
+			rec := &recorder{}
+			eng, err := New(Options{
+				Reader: src, Store: st, Zone: zone, DaysBack: 10, DaysAhead: 10,
+				Targets: []*Target{{Name: "rec", Conn: rec, Entities: []string{mapping.EntityPatient}, BatchSize: 100}},
+				Guard:   Guard{MaxShare: 0.5, MinCount: 3},
+				Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+			})
+			must(t, err)
+			poll := func(what string) (EntitySummary, []connectors.Event) {
+				t.Helper()
+				rec.reset()
+				s := eng.Poll(ctx)
+				if !s.OK() {
+					t.Fatalf("%s: poll failed: %v", what, s.Err())
+				}
+				if _, err := eng.DeliverAll(ctx); err != nil {
+					t.Fatal(err)
+				}
+				src.take()
+				return s.Entities[0], rec.events()
+			}
+			if es, evs := poll("first poll"); es.Mode != "full" || len(evs) == 0 {
+				t.Fatalf("first poll: %+v, %d events", es, len(evs))
+			}
+			for i := 0; i < 2; i++ {
+				if es, evs := poll("unchanged"); !es.SummaryOnly || len(evs) != 0 || es.Read == 0 {
+					t.Fatalf("unchanged poll %d: %+v, %d events; want it decided by the table summary", i, es, len(evs))
+				}
+			}
+			ids := queryIDs(t, db, `SELECT PCODE FROM CLIENTS WHERE PCODE NOT IN (SELECT PCODE FROM SCHEDULE WHERE PCODE IS NOT NULL) ORDER BY PCODE`)
+			if len(ids) < 2 {
+				t.Fatalf("only %d patients without appointments", len(ids))
+			}
+			must(t, demo.UpdateRow(ctx, db, dialect, "CLIENTS", ids[0], map[string]any{"PHONE1": "+79161234567"}))
+			if es, evs := poll("update"); es.SummaryOnly || len(evs) != 1 || evs[0].Key != fmt.Sprint(ids[0]) || evs[0].Op != connectors.OpUpsert {
+				t.Fatalf("after an update: %+v, events %v; want one upsert of %d", es, describe(evs), ids[0])
+			}
+			_, err = db.ExecContext(ctx, fmt.Sprintf("DELETE FROM CLIENTS WHERE PCODE = %d", ids[1]))
+			must(t, err)
+			if es, evs := poll("delete"); es.SummaryOnly || len(evs) != 1 || evs[0].Key != fmt.Sprint(ids[1]) || evs[0].Op != connectors.OpDelete {
+				t.Fatalf("after a deletion: %+v, events %v; want one delete of %d", es, describe(evs), ids[1])
+			}
+			if es, evs := poll("unchanged after"); !es.SummaryOnly || len(evs) != 0 {
+				t.Fatalf("poll after the changes: %+v, %d events", es, len(evs))
+			}
+		})
+	}
+}
