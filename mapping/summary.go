@@ -24,7 +24,9 @@ type Bucket struct {
 
 // Summarizer is implemented by readers whose profile declares <entity>.summary: a
 // statement that returns a few rows per day instead of a row per record, so that a
-// poll reads (key, version) pairs only for the days whose summary moved.
+// poll reads (key, version) pairs only for the days whose summary moved — or, for an
+// entity without a window (patients), one row for the whole table (no bucket column),
+// so that an unchanged table reads nothing else.
 //
 // The contract: <entity>.summary returns bucket (the day, as the entity's date
 // column), row_count (COUNT(*)) and checksum (the SUM of a per-row expression of key
