@@ -42,6 +42,7 @@ type App struct {
 type Options struct {
 	Hooks    engine.Hooks
 	Observer engine.Observer
+	Chunk    int // engine.Options.Chunk (tests)
 }
 
 // Open connects to the MIS, opens the state store and builds the connectors and the
@@ -125,6 +126,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options
 		Redactor:      logging.NewRedactor(config.Secrets(cfg)),
 		Hooks:         opt.Hooks,
 		Observer:      opt.Observer,
+		Chunk:         opt.Chunk,
 		AfterPoll:     afterPoll,
 	})
 	if err != nil {

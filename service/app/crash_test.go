@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,8 @@ func TestCrashHelper(t *testing.T) {
 		}
 	}
 	hooks := engine.Hooks{AfterRead: die("after-read"), AfterCommit: die("after-commit"), AfterDeliver: die("after-deliver")}
-	a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Hooks: hooks})
+	chunk, _ := strconv.Atoi(os.Getenv("MEDSYNC_CRASH_CHUNK"))
+	a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Hooks: hooks, Chunk: chunk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +49,10 @@ func TestCrashHelper(t *testing.T) {
 	t.Fatalf("the process was meant to die at %s", at)
 }
 
-func crash(t *testing.T, cfgPath, at string) {
+func crash(t *testing.T, cfgPath, at string, chunk int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "MEDSYNC_CRASH_AT="+at, "MEDSYNC_CRASH_CONFIG="+cfgPath)
+	cmd.Env = append(os.Environ(), "MEDSYNC_CRASH_AT="+at, "MEDSYNC_CRASH_CONFIG="+cfgPath, "MEDSYNC_CRASH_CHUNK="+strconv.Itoa(chunk))
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
 		t.Fatalf("helper did not die at %s: %v\n%s", at, err, out)
@@ -84,49 +86,84 @@ func TestCrashSafety(t *testing.T) {
 	}
 
 	for _, at := range []string{"after-read", "after-commit", "after-deliver"} {
-		t.Run(at, func(t *testing.T) {
-			dir := t.TempDir()
-			p := &pipe{t: t, cfg: writeConfig(t, dir, driver, dsn, ""), out: filepath.Join(dir, "out", "events.jsonl")}
-			crash(t, p.cfg.File, at)
-			before := p.newLines()
-			if at != "after-deliver" && len(before) != 0 {
-				t.Fatalf("%d lines delivered before the crash point", len(before))
+		t.Run(at, func(t *testing.T) { crashAndRecover(t, driver, dsn, at, 0, want) })
+	}
+	// Chunks of 7 records: the first poll commits while it reads, each chunk's events
+	// queued as one outbox row per connector batch (store: batch rows), delivered while
+	// the read goes on — the crash after a delivery then falls between a batch row's
+	// delivery and its acknowledgement.
+	t.Run("chunked/clean", func(t *testing.T) {
+		dir := t.TempDir()
+		p := &pipe{t: t, cfg: writeConfig(t, dir, driver, dsn, ""), out: filepath.Join(dir, "out", "events.jsonl"), chunk: 7}
+		p.once()
+		if got := keysOf(p.newLines()); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			c := map[string]int{}
+			for _, k := range got {
+				c[k]++
 			}
-			p.once()
-			after := p.newLines()
-			if got := keysOf(after); strings.Join(got, "\n") != strings.Join(want, "\n") {
-				if at != "after-deliver" {
-					t.Fatalf("after restart: %d events, want %d (same keys as a clean run)", len(got), len(want))
-				}
-			}
-			if at == "after-deliver" {
-				// The first batch reached the peer but its acknowledgement was lost:
-				// it is sent again with the very same idempotency keys.
-				if len(before) == 0 {
-					t.Fatal("nothing reached the peer before the crash")
-				}
-				resent := map[string]bool{}
-				for _, k := range keysOf(after) {
-					resent[k] = true
-				}
-				for _, k := range keysOf(before) {
-					if !resent[k] {
-						t.Fatalf("event %s was not resent with the same key after the crash", k)
-					}
-				}
-				all := map[string]bool{}
-				for _, k := range append(keysOf(before), keysOf(after)...) {
-					all[k] = true
-				}
-				if len(all) != len(want) {
-					t.Fatalf("before+after cover %d distinct events, a clean run %d", len(all), len(want))
+			for k, n := range c {
+				if n > 1 {
+					t.Logf("dup %d %s", n, k)
 				}
 			}
-			// And the state is consistent: an unchanged poll now sends nothing.
-			p.once()
-			if l := p.newLines(); len(l) != 0 {
-				t.Fatalf("unchanged poll after recovery wrote %d lines", len(l))
+			t.Fatalf("chunked run: %d events, want %d (same keys as a run in one chunk)", len(got), len(want))
+		}
+	})
+	for _, at := range []string{"after-read", "after-commit", "after-deliver"} {
+		t.Run("chunked/"+at, func(t *testing.T) { crashAndRecover(t, driver, dsn, at, 7, want) })
+	}
+}
+
+// crashAndRecover kills a first `once` at the crash point, runs it again and checks
+// that nothing was lost, that what reached the peer before the crash and was not
+// committed is sent again with the same keys, and that an unchanged poll then sends
+// nothing.
+func crashAndRecover(t *testing.T, driver, dsn, at string, chunk int, want []string) {
+	dir := t.TempDir()
+	p := &pipe{t: t, cfg: writeConfig(t, dir, driver, dsn, ""), out: filepath.Join(dir, "out", "events.jsonl"), chunk: chunk}
+	crash(t, p.cfg.File, at, chunk)
+	before := p.newLines()
+	if at != "after-deliver" && chunk == 0 && len(before) != 0 {
+		t.Fatalf("%d lines delivered before the crash point", len(before))
+	}
+	if at == "after-deliver" && len(before) == 0 {
+		t.Fatal("nothing reached the peer before the crash")
+	}
+	p.once()
+	after := p.newLines()
+	all := map[string]bool{}
+	for _, k := range append(keysOf(before), keysOf(after)...) {
+		all[k] = true
+	}
+	if len(all) != len(want) {
+		t.Fatalf("before+after cover %d distinct events, a clean run %d", len(all), len(want))
+	}
+	for _, k := range want {
+		if !all[k] {
+			t.Fatalf("event %s of a clean run was never delivered", k)
+		}
+	}
+	if at == "after-deliver" {
+		// The first batch reached the peer but the crash came before its
+		// acknowledgement was recorded (queued) or its chunk committed (in the
+		// poll): it is sent again with the very same idempotency keys.
+		resent := map[string]bool{}
+		for _, k := range keysOf(after) {
+			resent[k] = true
+		}
+		for _, k := range keysOf(before) {
+			if !resent[k] {
+				t.Fatalf("event %s was not resent with the same key after the crash", k)
 			}
-		})
+		}
+	} else if chunk == 0 {
+		if got := keysOf(after); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("after restart: %d events, want %d (same keys as a clean run)", len(got), len(want))
+		}
+	}
+	// And the state is consistent: an unchanged poll now sends nothing.
+	p.once()
+	if l := p.newLines(); len(l) != 0 {
+		t.Fatalf("unchanged poll after recovery wrote %d lines", len(l))
 	}
 }

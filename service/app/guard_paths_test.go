@@ -37,7 +37,7 @@ func (s *syncBuffer) String() string {
 // onceLogged is pipe.once with the log kept.
 func (p *pipe) onceLogged(log *syncBuffer) *OnceResult {
 	p.t.Helper()
-	a, err := Open(context.Background(), p.cfg, slog.New(slog.NewTextHandler(log, nil)), Options{})
+	a, err := Open(context.Background(), p.cfg, slog.New(slog.NewTextHandler(log, nil)), Options{Chunk: p.chunk})
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ type pipe struct {
 	out     string
 	offset  int // lines already consumed
 	dialect string
+	chunk   int // engine.Options.Chunk; 0: the default
 }
 
 func configDriver(driver string) string {
@@ -79,7 +80,7 @@ path = out/events.jsonl
 
 func (p *pipe) once() *OnceResult {
 	p.t.Helper()
-	a, err := Open(context.Background(), p.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+	a, err := Open(context.Background(), p.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Chunk: p.chunk})
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -9,7 +9,9 @@ import (
 	"hash/fnv"
 	"hash/maphash"
 	"math"
+	"math/rand/v2"
 	"sort"
+	"strconv"
 	"time"
 
 	"medsync/connectors"
@@ -104,6 +106,8 @@ type entityPoll struct {
 	preRead bool
 	// partial is set when the poll runs over a partial snapshot (partial.go).
 	partial *partialBase
+	// id names the poll in its batch rows (flush), made at the first chunk.
+	id string
 }
 
 // deletionPlan is what the guard decided for the records that vanished and for the
@@ -475,7 +479,12 @@ func (p *entityPoll) version(key string, rowVer uint64) uint64 {
 // transaction.
 func (p *entityPoll) flush() error {
 	e := p.e
-	c := &store.Change{Entity: p.entity, KeepData: e.keepsData(p.entity)}
+	if p.id == "" {
+		p.id = strconv.FormatUint(rand.Uint64(), 36)
+	}
+	// The chunk's events go into the outbox as batch rows, one per connector batch
+	// (store/batch.go): a million events are not a million rows to insert and delete.
+	c := &store.Change{Entity: p.entity, KeepData: e.keepsData(p.entity), Batch: e.batchSizes, Poll: p.id}
 	e.addUpserts(c, p.entity, p.at, p.changes, p.verOnly, p.backfills, p.backfill)
 	if err := e.o.Store.Commit(p.ctx, p.snap, c); err != nil {
 		return err
@@ -744,7 +753,8 @@ func (p *entityPoll) outcome(plan deletionPlan) sourceOutcome {
 // the held list, the version-drift alert and the backfill marks.
 func (p *entityPoll) commit(ctx context.Context, plan deletionPlan, removes []string) error {
 	e, entity := p.e, p.entity
-	change := &store.Change{Entity: entity, KeepData: e.keepsData(entity)}
+	// Poll: this poll's batch rows stay as they are (their records are not these).
+	change := &store.Change{Entity: entity, KeepData: e.keepsData(entity), Poll: p.id}
 	change.HeldSet = true
 	change.Held = plan.toHold
 	change.HeldFlips = plan.flipsHeld

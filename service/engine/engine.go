@@ -84,6 +84,9 @@ type Options struct {
 	// Redactor masks secrets and personal data in delivery errors before they are
 	// stored (outbox, dead letters) or shown; nil: codes, e-mails and phones only.
 	Redactor *logging.Redactor
+	// Chunk is how many changed records a transaction commits while a read goes on;
+	// 0: 10,000. Tests use small chunks to run the chunked paths on small data.
+	Chunk int
 }
 
 // Observer receives what the engine does, for metrics and the status page.
@@ -115,13 +118,15 @@ type Engine struct {
 	pollMu sync.Mutex // polls never overlap
 	// quiet are the entities whose last poll the day summaries decided alone (guarded
 	// by pollMu; nil until the first poll reads the last one of the history).
-	quiet   map[string]bool
-	wake    map[string]chan struct{}
-	chunk   int            // records per snapshot+outbox transaction while a read goes on
-	lastErr sync.Map       // connector → last delivery error text
-	during  *delivering    // set while DeliverDuring runs a poll
-	serving sync.Map       // connector → *serveState (serve.go)
-	refresh refreshCounter // refresh.go: coalesces refreshes after writes to the MIS
+	quiet map[string]bool
+	wake  map[string]chan struct{}
+	chunk int // records per snapshot+outbox transaction while a read goes on
+	// batchSizes are the targets' batch sizes, by name: a chunk's batch rows.
+	batchSizes map[string]int
+	lastErr    sync.Map       // connector → last delivery error text
+	during     *delivering    // set while DeliverDuring runs a poll
+	serving    sync.Map       // connector → *serveState (serve.go)
+	refresh    refreshCounter // refresh.go: coalesces refreshes after writes to the MIS
 }
 
 // New builds an engine.
@@ -151,11 +156,18 @@ func New(o Options) (*Engine, error) {
 		o.Guard.MaxShare = 0.2
 	}
 	e := &Engine{o: o, log: o.Logger, wake: map[string]chan struct{}{}, chunk: 10000}
+	if o.Chunk > 0 {
+		e.chunk = o.Chunk
+	}
 	for _, t := range o.Targets {
 		if t.BatchSize <= 0 {
 			t.BatchSize = 100
 		}
 		e.wake[t.Name] = make(chan struct{}, 1)
+	}
+	e.batchSizes = map[string]int{}
+	for _, t := range o.Targets {
+		e.batchSizes[t.Name] = t.BatchSize
 	}
 	return e, nil
 }

@@ -14,7 +14,7 @@ import (
 // Due returns up to limit events for a connector whose next attempt is due at now,
 // oldest first.
 func (s *Store) Due(ctx context.Context, connector string, now time.Time, limit int) ([]connectors.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, entity, key, op, idem, fp, at, data, attempts FROM outbox
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, entity, key, op, idem, fp, at, data, attempts, events FROM outbox
 WHERE connector = ? AND next_at <= ? ORDER BY seq LIMIT ?`, connector, now.Unix(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("state store: read %s outbox: %w", connector, err)
@@ -25,14 +25,29 @@ WHERE connector = ? AND next_at <= ? ORDER BY seq LIMIT ?`, connector, now.Unix(
 		var e connectors.Event
 		var at string
 		var data []byte
-		if err := rows.Scan(&e.Seq, &e.Entity, &e.Key, &e.Op, &e.IdempotencyKey, &e.Fingerprint, &at, &data, &e.Attempt); err != nil {
+		var n int
+		if err := rows.Scan(&e.Seq, &e.Entity, &e.Key, &e.Op, &e.IdempotencyKey, &e.Fingerprint, &at, &data, &e.Attempt, &n); err != nil {
 			return nil, fmt.Errorf("state store: read %s outbox: %w", connector, err)
 		}
+		if len(out) > 0 && len(out)+n > limit {
+			break // a batch row goes out whole, in a batch of its own if need be
+		}
 		e.At, _ = time.Parse(time.RFC3339, at)
+		e.Attempt++
+		if e.Op == opBatch {
+			evs, err := decodeBatch(data)
+			if err != nil {
+				return nil, fmt.Errorf("state store: read %s outbox row %d: %w", connector, e.Seq, err)
+			}
+			for _, b := range evs {
+				out = append(out, connectors.Event{Seq: e.Seq, Entity: e.Entity, Key: b.key, Op: b.op, IdempotencyKey: b.idem,
+					Fingerprint: b.fp, At: e.At, Data: json.RawMessage(b.data), Attempt: e.Attempt})
+			}
+			continue
+		}
 		if len(data) > 0 {
 			e.Data = json.RawMessage(data)
 		}
-		e.Attempt++
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -80,6 +95,9 @@ func (s *Store) Record(ctx context.Context, connector string, outs []Outcome) er
 		return err
 	}
 	defer tx.Rollback()
+	if outs, err = recordBatches(ctx, tx, connector, outs); err != nil {
+		return fmt.Errorf("state store: record delivery of %s: %w", connector, err)
+	}
 	var acked []Outcome
 	var retry, dead *sql.Stmt
 	now := rfc3339(time.Now())
@@ -168,7 +186,7 @@ func (s *Store) Queues(ctx context.Context, names []string) ([]QueueStats, error
 	out := make([]QueueStats, 0, len(names))
 	for _, n := range names {
 		q := QueueStats{Connector: n}
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox WHERE connector = ?`, n).Scan(&q.Queued, &q.Retrying); err != nil {
+		if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(events), 0), coalesce(sum(CASE WHEN attempts > 0 THEN events ELSE 0 END), 0) FROM outbox WHERE connector = ?`, n).Scan(&q.Queued, &q.Retrying); err != nil {
 			return nil, err
 		}
 		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letters WHERE connector = ?`, n).Scan(&q.DeadLetters); err != nil {
@@ -232,20 +250,20 @@ type ReplayResult struct {
 func (s *Store) Replay(ctx context.Context, connector string, ids []int64) (ReplayResult, error) {
 	var res ReplayResult
 	type dl struct {
-		id              int64
-		entity, key, op string
-		fp              string
+		id                         int64
+		connector, entity, key, op string
+		fp                         string
 	}
 	var all []dl
 	err := func() error {
-		rows, err := s.db.QueryContext(ctx, `SELECT id, entity, key, op, fp FROM dead_letters WHERE (? = '' OR connector = ?) ORDER BY id`, connector, connector)
+		rows, err := s.db.QueryContext(ctx, `SELECT id, connector, entity, key, op, fp FROM dead_letters WHERE (? = '' OR connector = ?) ORDER BY id`, connector, connector)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var d dl
-			if err := rows.Scan(&d.id, &d.entity, &d.key, &d.op, &d.fp); err != nil {
+			if err := rows.Scan(&d.id, &d.connector, &d.entity, &d.key, &d.op, &d.fp); err != nil {
 				return err
 			}
 			all = append(all, d)
@@ -292,12 +310,21 @@ func (s *Store) Replay(ctx context.Context, connector string, ids []int64) (Repl
 		return res, err
 	}
 	defer tx.Rollback()
+	exploded := map[[2]string]bool{}
 	for _, d := range all {
 		ok, chosen := keep[d.id]
 		if !chosen {
 			continue
 		}
 		if ok {
+			// A batch row may hold the record's newer event: as single rows, the
+			// newer one is kept.
+			if k := [2]string{d.connector, d.entity}; !exploded[k] {
+				if err := explodeBatches(ctx, tx, d.connector, d.entity, ""); err != nil {
+					return res, err
+				}
+				exploded[k] = true
+			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox(connector, entity, key, op, idem, fp, at, data)
 SELECT connector, entity, key, op, idem, fp, at, data FROM dead_letters WHERE id = ?
 ON CONFLICT(connector, entity, key) DO NOTHING`, d.id); err != nil {
@@ -480,7 +507,7 @@ func (s *Store) Polls(ctx context.Context, since time.Time) ([]PollRecord, error
 // QueuedByConnector counts queued events per connector name, for every connector that
 // has any (including connectors no longer in the config).
 func (s *Store) QueuedByConnector(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT connector, count(*) FROM outbox GROUP BY connector`)
+	rows, err := s.db.QueryContext(ctx, `SELECT connector, sum(events) FROM outbox GROUP BY connector`)
 	if err != nil {
 		return nil, err
 	}
@@ -510,11 +537,13 @@ func (s *Store) DropQueue(ctx context.Context, connector string) (int, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE connector = ?`, connector)
-	if err != nil {
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(events), 0) FROM outbox WHERE connector = ?`, connector).Scan(&n); err != nil {
 		return 0, err
 	}
-	n, _ := res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE connector = ?`, connector); err != nil {
+		return 0, err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key LIKE ? ESCAPE '\'`, likeEscape(BaseKey(connector, ""))+"%"); err != nil {
 		return 0, err
 	}

@@ -8,8 +8,15 @@ import (
 )
 
 // BenchmarkOutboxCycle: the outbox work of one event of a first poll — enqueued with
-// its snapshot entry, read back for delivery, acknowledged — in batches of 1000.
+// its snapshot entry, read back for delivery, acknowledged — in batches of 1000:
+// "single" as one outbox row per event (every small poll), "batch" as a big read's
+// chunks are (one batch row per connector batch, batch.go).
 func BenchmarkOutboxCycle(b *testing.B) {
+	b.Run("single", func(b *testing.B) { outboxCycle(b, false) })
+	b.Run("batch", func(b *testing.B) { outboxCycle(b, true) })
+}
+
+func outboxCycle(b *testing.B, batched bool) {
 	ctx := context.Background()
 	s, err := Open(ctx, b.TempDir())
 	if err != nil {
@@ -25,6 +32,9 @@ func BenchmarkOutboxCycle(b *testing.B) {
 	b.ResetTimer()
 	for n := 0; n < b.N; n += batch {
 		c := &Change{Entity: "appointment"}
+		if batched {
+			c.Batch, c.Poll = map[string]int{"file": batch}, "bench"
+		}
 		for i := n; i < n+batch; i++ {
 			k := fmt.Sprint(i)
 			c.Puts = append(c.Puts, Put{Key: k, Entry: Entry{FP: uint64(i)}})

@@ -52,6 +52,12 @@ type Change struct {
 	// that writes the snapshot without Summarize, or whose Summarize returns nil,
 	// drops the stored summary, which no longer describes it.
 	Summarize func(*Snapshot) []byte
+	// Batch, when set, queues each connector's events as batch rows of at most
+	// Batch[connector] events (batch.go) while nothing else of the entity is queued
+	// for it; Poll names the poll, whose batch rows hold distinct records. Set for the
+	// chunks of a big read.
+	Batch map[string]int
+	Poll  string
 }
 
 // Empty reports whether the change would write nothing.
@@ -114,7 +120,7 @@ func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err erro
 			}
 		}
 	}
-	if err := insertEvents(ctx, tx, c.Events); err != nil {
+	if err := queueEvents(ctx, tx, c); err != nil {
 		return err
 	}
 	now := rfc3339(time.Now())

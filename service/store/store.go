@@ -103,6 +103,9 @@ CREATE TABLE polls (
   entity TEXT PRIMARY KEY,
   data   BLOB NOT NULL
 ) WITHOUT ROWID;`,
+	// 4: an outbox row may hold a batch of a big read's events (op "batch",
+	// batch.go); events is how many.
+	`ALTER TABLE outbox ADD COLUMN events INTEGER NOT NULL DEFAULT 1;`,
 }
 
 // SchemaVersion is the schema version this build writes.
