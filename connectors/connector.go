@@ -29,7 +29,7 @@ const (
 // outbox. For one (connector, entity, key) events arrive in order; a newer event
 // replaces an older one still queued.
 type Event struct {
-	Seq            int64           `json:"-"` // outbox sequence number, for the engine's bookkeeping
+	Seq            int64           `json:"-"` // outbox sequence number, for the engine's bookkeeping (shared by the events of one batch row)
 	Entity         string          `json:"entity"`
 	Op             string          `json:"op"` // OpUpsert or OpDelete
 	Key            string          `json:"key"`
