@@ -669,6 +669,19 @@ func TestChunkedCommits(t *testing.T) {
 	if n, _ := f.st.SnapshotCount(context.Background(), mapping.EntityDoctor); n != 10 {
 		t.Fatalf("snapshot %d", n)
 	}
+	// The three full chunks are queued as one batch row each (their events share
+	// the row's sequence number); the last record, in the poll's last commit, alone.
+	due, err := f.st.Due(context.Background(), "rec", f.now, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySeq := map[int64]int{}
+	for _, ev := range due {
+		bySeq[ev.Seq]++
+	}
+	if len(due) != 10 || len(bySeq) != 4 {
+		t.Fatalf("queued %d events in %d rows, want 10 in 4 (3 batch rows of 3, 1 single)", len(due), len(bySeq))
+	}
 	f.deliver()
 	if len(f.rec.events()) != 10 {
 		t.Fatalf("delivered %d", len(f.rec.events()))

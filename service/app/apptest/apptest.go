@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -28,12 +29,18 @@ func Open(t testing.TB, cfgPath string) *app.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.Open(context.Background(), cfg, Quiet, app.Options{})
+	// ChunkEnv, when set, makes the big-read chunks that small (a kill storm then
+	// runs the chunked commits and the outbox batch rows on its small MIS).
+	chunk, _ := strconv.Atoi(os.Getenv(ChunkEnv))
+	a, err := app.Open(context.Background(), cfg, Quiet, app.Options{Chunk: chunk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
+
+// ChunkEnv names the environment variable Open reads the chunk size from (tests).
+const ChunkEnv = "MEDSYNC_APPTEST_CHUNK"
 
 // ChildLoop is the body of a helper test that a Child runs: when the environment
 // variable env names a config, it opens medsync on it and runs `once` in a loop until
