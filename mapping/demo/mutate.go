@@ -31,7 +31,31 @@ var versioned = map[string]string{
 
 var identRe = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 
+// inTx runs fn in a transaction. A transaction that read before it writes cannot
+// wait for SQLite's write lock (another connection — the medsync under test, booking —
+// wrote since its read began: SQLITE_BUSY at once, whatever the busy timeout), so on
+// SQLite it is run again, a few times, as the MIS's own client would.
 func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		if err = inTxOnce(ctx, db, fn); err == nil || !sqliteBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(10*(attempt+1)) * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// sqliteBusy reports whether err is SQLite's "database is locked".
+func sqliteBusy(err error) bool {
+	return strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked")
+}
+
+func inTxOnce(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("demo MIS: starting a transaction: %w", err)

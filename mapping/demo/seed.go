@@ -25,7 +25,8 @@ type Sizes struct {
 	// shifts reach further back into history. 0 means 60.
 	Days int
 	// Today is the clinic's current date (its wall-clock date is used); zero means the
-	// local date now. Seeded MODIFYDATE values never pass Today 07:00.
+	// local date now. Seeded MODIFYDATE values never pass Today 07:00, nor an hour
+	// before Today when it carries a clock time.
 	Today time.Time
 	// Seed makes the data deterministic: the same Sizes give the same rows.
 	Seed int64
@@ -267,6 +268,14 @@ func flag(b bool) int64 {
 func (s *seeder) run() error {
 	s.today = oleDay(s.sz.Today)
 	s.now = float64(s.today) + minutesFrac(nowMinutes)
+	if t := s.sz.Today; t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0 {
+		// Today with a clock time before 08:00 (a run just after midnight): Today
+		// 07:00 would lie in its future, and every seeded row would look changed a
+		// moment ago. The rows stay an hour before it instead.
+		if c := oleDateTime(t) - minutesFrac(60); c < s.now {
+			s.now = c
+		}
+	}
 	steps := []func() error{s.reference, s.doctorRows, s.patientRows, s.schedule}
 	for _, step := range steps {
 		if err := s.ctx.Err(); err != nil {

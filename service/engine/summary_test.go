@@ -211,7 +211,7 @@ func testSummaryPath(t *testing.T, dialect string) {
 	if es, _ = poll(); !es.SummaryOnly {
 		t.Fatalf("unchanged poll with the snapshot pages damaged: %+v", es)
 	}
-	id := bookedOn(t, db, today.AddDate(0, 0, 2))
+	id, _ := bookedFrom(t, db, today, 2)
 	must(t, demo.UpdateRow(ctx, db, dialect, "SCHEDULE", id, map[string]any{"COMMENT": "Перезвонить накануне"}))
 	if s := eng.Poll(ctx); s.OK() || s.Entities[0].SummaryOnly {
 		t.Fatalf("a moved day with the snapshot damaged: %+v, want the poll to load the snapshot and fail", s.Entities[0])
@@ -230,10 +230,10 @@ func testSummaryPath(t *testing.T, dialect string) {
 	es, evs = poll()
 	expect("insert", es, evs, connectors.OpUpsert, fmt.Sprint(added), true)
 
-	gone := bookedOn(t, db, today.AddDate(0, 0, 4))
+	gone, goneDay := bookedFrom(t, db, today, 4, id, added)
 	must(t, demo.DeleteAppointment(ctx, db, dialect, gone))
 	es, evs = poll()
-	expect("delete", es, evs, connectors.OpDelete, fmt.Sprint(gone), true, day(4))
+	expect("delete", es, evs, connectors.OpDelete, fmt.Sprint(gone), true, day(goneDay))
 
 	must(t, demo.MoveAppointment(ctx, db, dialect, id, today.AddDate(0, 0, 6).Add(11*time.Hour)))
 	es, evs = poll()
@@ -267,14 +267,28 @@ func testSummaryPath(t *testing.T, dialect string) {
 	}
 }
 
-func bookedOn(t *testing.T, db *sql.DB, day time.Time) int {
+// bookedFrom returns an appointment (not one of not) on the first day from today+from
+// on that has one, and that day's offset: the demo doctors do not all work every day
+// (a run just after midnight may land on a Sunday).
+func bookedFrom(t *testing.T, db *sql.DB, today time.Time, from int, not ...int) (int, int) {
 	t.Helper()
-	var id sql.NullInt64
-	q := fmt.Sprintf("SELECT MIN(SCHEDID) FROM SCHEDULE WHERE DELETED = 0 AND WDATE = %d", int(convert.ToOLE(convert.FromTime(day))))
-	if err := db.QueryRowContext(context.Background(), q).Scan(&id); err != nil || !id.Valid {
-		t.Fatalf("no appointment on %s in the demo MIS: %v", day.Format("2006-01-02"), err)
+	skip := "0"
+	for _, n := range not {
+		skip += fmt.Sprintf(",%d", n)
 	}
-	return int(id.Int64)
+	for n := from; n < from+7; n++ {
+		var id sql.NullInt64
+		q := fmt.Sprintf("SELECT MIN(SCHEDID) FROM SCHEDULE WHERE DELETED = 0 AND WDATE = %d AND SCHEDID NOT IN (%s)",
+			int(convert.ToOLE(convert.FromTime(today.AddDate(0, 0, n)))), skip)
+		if err := db.QueryRowContext(context.Background(), q).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if id.Valid {
+			return int(id.Int64), n
+		}
+	}
+	t.Fatalf("no appointment in the demo MIS in the week from %s", today.AddDate(0, 0, from).Format("2006-01-02"))
+	return 0, 0
 }
 
 func describe(evs []connectors.Event) []string {
