@@ -100,7 +100,10 @@ func TestCheckReportsEntitiesTheProfileCannotRead(t *testing.T) {
 	}
 	s := string(b)
 	i := strings.Index(s, "-- name: service.rows")
-	j := strings.Index(s[i+1:], "-- name: ")
+	j := strings.Index(s[i+1:], "-- name: ") // the block ends at the next header
+	if f := strings.Index(s[i+1:], "-- fragment: "); f >= 0 && f < j {
+		j = f
+	}
 	if i < 0 || j < 0 {
 		t.Fatalf("demo common.sql has no service.rows block")
 	}

@@ -35,24 +35,27 @@ SELECT SERV_ID AS id, NAME AS name, CODE AS code, SPEC_ID AS specialty_id,
 FROM SERVICES
 WHERE ENABLED = 1
 
--- name: patient.rows
-SELECT PCODE AS id, CARDNUM AS card_number, LASTNAME AS last_name, FIRSTNAME AS first_name,
-       MIDNAME AS middle_name, BDATE AS birth_date, GENDER AS sex, PHONE1 AS phone, EMAIL AS email,
-       SNILS AS snils, POLIS AS oms, SMS_AGREE AS consent_sms, EMAIL_AGREE AS consent_email,
-       DELETED AS deleted, MODIFYDATE AS version
-FROM CLIENTS
+-- The patients' statements return each row's checksum for the table summary
+-- (<dialect>.summary.sql: patient.summary and the {{patient_checksum}} fragment, the
+-- one part written per dialect).
+-- fragment: patient_select
+SELECT c.PCODE AS id, c.CARDNUM AS card_number, c.LASTNAME AS last_name, c.FIRSTNAME AS first_name,
+       c.MIDNAME AS middle_name, c.BDATE AS birth_date, c.GENDER AS sex, c.PHONE1 AS phone, c.EMAIL AS email,
+       c.SNILS AS snils, c.POLIS AS oms, c.SMS_AGREE AS consent_sms, c.EMAIL_AGREE AS consent_email,
+       c.DELETED AS deleted, c.MODIFYDATE AS version,
+       {{patient_checksum}} AS checksum
+FROM CLIENTS c
 
 -- name: patient.versions
-SELECT PCODE AS id, MODIFYDATE AS version
-FROM CLIENTS
+SELECT c.PCODE AS id, c.MODIFYDATE AS version, {{patient_checksum}} AS checksum
+FROM CLIENTS c
+
+-- name: patient.rows
+{{patient_select}}
 
 -- name: patient.by_keys
-SELECT PCODE AS id, CARDNUM AS card_number, LASTNAME AS last_name, FIRSTNAME AS first_name,
-       MIDNAME AS middle_name, BDATE AS birth_date, GENDER AS sex, PHONE1 AS phone, EMAIL AS email,
-       SNILS AS snils, POLIS AS oms, SMS_AGREE AS consent_sms, EMAIL_AGREE AS consent_email,
-       DELETED AS deleted, MODIFYDATE AS version
-FROM CLIENTS
-WHERE PCODE IN (:keys)
+{{patient_select}}
+WHERE c.PCODE IN (:keys)
 
 -- name: shift.rows
 SELECT t.SHIFT_ID AS id, t.DOCT_ID AS doctor_id, t.FILIAL_ID AS branch_id,

@@ -84,32 +84,13 @@ WHERE t.SHIFT_ID IN (:keys) AND d.ENABLED = 1
 
 -- Patients have no window: their summary is one row for the whole table, so that a
 -- poll of unchanged patients reads one row instead of every (id, version) pair. The
--- checksum is the appointments' formula over PCODE and MODIFYDATE; patient.rows,
--- patient.versions and patient.by_keys are common.sql's with it added (the fragments
--- below): keep them in step with it.
+-- checksum is the appointments' formula over PCODE and MODIFYDATE. patient.rows,
+-- patient.versions and patient.by_keys are common.sql's; they carry the
+-- {{patient_checksum}} defined here.
 
 -- fragment: patient_checksum
 (c.PCODE::bigint * 2654435761 + (CAST(c.MODIFYDATE * 86400000000 AS bigint) % 4294967291) * 40503 + CAST(c.MODIFYDATE * 86400000000 AS bigint) / 4294967291) % 4294967291
 
--- fragment: patient_select
-SELECT c.PCODE AS id, c.CARDNUM AS card_number, c.LASTNAME AS last_name, c.FIRSTNAME AS first_name,
-       c.MIDNAME AS middle_name, c.BDATE AS birth_date, c.GENDER AS sex, c.PHONE1 AS phone, c.EMAIL AS email,
-       c.SNILS AS snils, c.POLIS AS oms, c.SMS_AGREE AS consent_sms, c.EMAIL_AGREE AS consent_email,
-       c.DELETED AS deleted, c.MODIFYDATE AS version,
-       {{patient_checksum}} AS checksum
-FROM CLIENTS c
-
 -- name: patient.summary
 SELECT COUNT(*) AS row_count, CAST(SUM({{patient_checksum}}) AS bigint) AS checksum
 FROM CLIENTS c
-
--- name: patient.versions
-SELECT c.PCODE AS id, c.MODIFYDATE AS version, {{patient_checksum}} AS checksum
-FROM CLIENTS c
-
--- name: patient.rows
-{{patient_select}}
-
--- name: patient.by_keys
-{{patient_select}}
-WHERE c.PCODE IN (:keys)
