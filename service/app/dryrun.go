@@ -80,7 +80,7 @@ func dryEntity(ctx context.Context, src *mapping.Source, entity string, win mapp
 		if n > 0 && d.Read >= n {
 			return errEnough
 		}
-		data, err := json.Marshal(it.Record)
+		data, err := mapping.Encode(it.Record)
 		if err != nil {
 			return fmt.Errorf("%s %s: encoding the record: %w", entity, it.Record.RecordKey(), err)
 		}

@@ -26,18 +26,31 @@ func Fingerprint(data []byte) uint64 {
 	return h.Sum64()
 }
 
-func fpHex(fp uint64) string { return fmt.Sprintf("%016x", fp) }
+func fpHex(fp uint64) string {
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hexDigits[fp&0xF]
+		fp >>= 4
+	}
+	return string(b[:])
+}
+
+const hexDigits = "0123456789abcdef"
 
 // IdempotencyKey derives the stable key of an event from connector, entity, record
 // key, operation and content fingerprint (DESIGN.md invariant 3): a resend after a
 // crash carries the same key.
 func IdempotencyKey(connector, entity, key, op, fingerprint string) string {
-	h := sha256.New()
-	for _, p := range []string{connector, entity, key, op, fingerprint} {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+	var buf [192]byte // on the stack for the usual lengths
+	b := buf[:0]
+	for _, p := range [...]string{connector, entity, key, op, fingerprint} {
+		b = append(b, p...)
+		b = append(b, 0)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	sum := sha256.Sum256(b)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16]) // the first 32 hex digits of the SHA-256
+	return string(out[:])
 }
 
 type pending struct {
@@ -360,7 +373,7 @@ func (p *entityPoll) skipped(s mapping.Skip) {
 func (p *entityPoll) compare(it mapping.Item) error {
 	p.es.Read++
 	key := it.Record.RecordKey()
-	data, err := json.Marshal(it.Record)
+	data, err := mapping.Encode(it.Record)
 	if err != nil {
 		p.skipped(mapping.Skip{Entity: p.entity, Key: key, Problem: "cannot encode record: " + err.Error()})
 		return nil
@@ -566,7 +579,7 @@ func (p *entityPoll) lookUp(ctx context.Context, candidates []string) (map[strin
 			return nil // a key read twice: the first row counts
 		}
 		found[key] = true
-		data, err := json.Marshal(it.Record)
+		data, err := mapping.Encode(it.Record)
 		if err != nil {
 			return nil
 		}

@@ -588,6 +588,18 @@ func TestBackoffDelay(t *testing.T) {
 }
 
 func TestIdempotencyKeyStable(t *testing.T) {
+	// Keys outlive versions (an outbox written by an older medsync is sent by a newer
+	// one, and peers deduplicate by them): these values must never change.
+	for _, g := range []struct{ got, want string }{
+		{IdempotencyKey("ondoc", "appointment", "10", "upsert", "00000000000000ff"), "7ca0b81daad8f3f1371e825022b9422c"},
+		{IdempotencyKey("", "", "Ёж\x00", "delete", ""), "7bbd49fd59520426f32b794840e7e04f"},
+		{fpHex(0xff), "00000000000000ff"},
+		{fpHex(0xfedcba9876543210), "fedcba9876543210"},
+	} {
+		if g.got != g.want {
+			t.Errorf("got %s, want %s", g.got, g.want)
+		}
+	}
 	a := IdempotencyKey("ondoc", "appointment", "10", "upsert", "00000000000000ff")
 	if a != IdempotencyKey("ondoc", "appointment", "10", "upsert", "00000000000000ff") {
 		t.Fatal("not deterministic")
