@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -835,6 +836,8 @@ func (p *entityPoll) driftMeta(ctx context.Context) map[string]string {
 // addUpserts adds changed records (snapshot and events), version-only moves (snapshot
 // only) and backfills (events for the targets that need the full state) to c.
 func (e *Engine) addUpserts(c *store.Change, entity string, at time.Time, changes, verOnly, backfills []pending, backfill []*Target) {
+	c.Puts = slices.Grow(c.Puts, len(changes)+len(verOnly))
+	c.Events = slices.Grow(c.Events, len(changes)*len(e.o.Targets)+len(backfills)*len(backfill))
 	for _, p := range changes {
 		c.Puts = append(c.Puts, store.Put{Key: p.key, Entry: store.Entry{FP: p.fp, Ver: p.ver, At: p.at, Sum: p.sum, HasSum: p.hasSum}, Data: p.data})
 		e.enqueue(c, entity, p.key, connectors.OpUpsert, p.fp, at, p.data)

@@ -99,16 +99,20 @@ func queueEvents(ctx context.Context, tx *sql.Tx, c *Change) error {
 		events            []OutEvent
 	}
 	var groups []*group
-	byName := map[[2]string]*group{}
-	for _, e := range c.Events {
-		k := [2]string{e.Connector, e.Entity}
-		g := byName[k]
-		if g == nil {
-			g = &group{connector: e.Connector, entity: e.Entity}
-			byName[k] = g
-			groups = append(groups, g)
+	if same(c.Events) { // the usual chunk: one connector, one entity, no copies
+		groups = []*group{{connector: c.Events[0].Connector, entity: c.Events[0].Entity, events: c.Events}}
+	} else {
+		byName := map[[2]string]*group{}
+		for _, e := range c.Events {
+			k := [2]string{e.Connector, e.Entity}
+			g := byName[k]
+			if g == nil {
+				g = &group{connector: e.Connector, entity: e.Entity}
+				byName[k] = g
+				groups = append(groups, g)
+			}
+			g.events = append(g.events, e)
 		}
-		g.events = append(g.events, e)
 	}
 	for _, g := range groups {
 		if size := c.Batch[g.connector]; size > 0 && c.Poll != "" {
@@ -131,6 +135,17 @@ func queueEvents(ctx context.Context, tx *sql.Tx, c *Change) error {
 		}
 	}
 	return nil
+}
+
+// same reports whether events are all of one connector and one entity (and there
+// is at least one).
+func same(events []OutEvent) bool {
+	for _, e := range events {
+		if e.Connector != events[0].Connector || e.Entity != events[0].Entity {
+			return false
+		}
+	}
+	return len(events) > 0
 }
 
 // batchable reports whether nothing of entity is queued for connector but batch rows
