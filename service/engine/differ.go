@@ -10,8 +10,8 @@ import (
 	"hash/maphash"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"slices"
+	"sort"
 	"strconv"
 	"time"
 
