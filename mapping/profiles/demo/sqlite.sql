@@ -10,7 +10,7 @@ SELECT s.SCHEDID AS id, s.PCODE AS patient_id, s.DOCT_ID AS doctor_id, s.FILIAL_
        CASE WHEN s.DELETED = 1 THEN 'cancelled' ELSE CAST(s.STATUS AS TEXT) END AS status,
        CASE WHEN s.DELETED = 1 THEN r.TEXT END AS cancel_reason,
        s.SOURCE AS source,
-       (SELECT group_concat(ss.SERV_ID, ',') FROM (SELECT SERV_ID FROM SCHEDSERV WHERE SCHEDID = s.SCHEDID ORDER BY SERV_ID) ss) AS service_ids,
+       (SELECT group_concat(ss.SERV_ID, ',') FROM SCHEDSERV ss WHERE ss.SCHEDID = s.SCHEDID) AS service_ids,
        s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id, s.MODIFYDATE AS version,
        (s.SCHEDID * 2654435761 + CAST(s.MODIFYDATE * 86400000000 AS INTEGER) % 4294967291 * 40503) % 4294967291 AS checksum
 FROM SCHEDULE s
@@ -23,7 +23,7 @@ SELECT s.SCHEDID AS id, s.PCODE AS patient_id, s.DOCT_ID AS doctor_id, s.FILIAL_
        CASE WHEN s.DELETED = 1 THEN 'cancelled' ELSE CAST(s.STATUS AS TEXT) END AS status,
        CASE WHEN s.DELETED = 1 THEN r.TEXT END AS cancel_reason,
        s.SOURCE AS source,
-       (SELECT group_concat(ss.SERV_ID, ',') FROM (SELECT SERV_ID FROM SCHEDSERV WHERE SCHEDID = s.SCHEDID ORDER BY SERV_ID) ss) AS service_ids,
+       (SELECT group_concat(ss.SERV_ID, ',') FROM SCHEDSERV ss WHERE ss.SCHEDID = s.SCHEDID) AS service_ids,
        s.ROOM AS room, s.COMMENT AS comment, s.EXT_ID AS external_id, s.MODIFYDATE AS version,
        (s.SCHEDID * 2654435761 + CAST(s.MODIFYDATE * 86400000000 AS INTEGER) % 4294967291 * 40503) % 4294967291 AS checksum
 FROM SCHEDULE s
