@@ -122,6 +122,8 @@ type entityPoll struct {
 	partial *partialBase
 	// id names the poll in its batch rows (flush), made at the first chunk.
 	id string
+	// written reports the write of the chunk in flight (flush), nil when none is.
+	written chan error
 }
 
 // deletionPlan is what the guard decided for the records that vanished and for the
@@ -185,7 +187,11 @@ func (e *Engine) pollEntity(ctx context.Context, entity string, w mapping.Window
 		p.pre, p.preRead = pre, pre != nil
 	}
 	p.sources, p.mis, p.started = sources, check.mis, t1
-	if err := p.read(ctx, forceFull); err != nil {
+	err = p.read(ctx, forceFull)
+	if werr := p.settle(); err == nil {
+		err = werr // the read's last chunk is written before anything else happens
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if e.o.Hooks.AfterRead != nil {
@@ -493,6 +499,9 @@ func (p *entityPoll) version(key string, rowVer uint64) uint64 {
 // transaction.
 func (p *entityPoll) flush() error {
 	e := p.e
+	if err := p.settle(); err != nil {
+		return err
+	}
 	if p.id == "" {
 		p.id = strconv.FormatUint(rand.Uint64(), 36)
 	}
@@ -500,9 +509,7 @@ func (p *entityPoll) flush() error {
 	// (store/batch.go): a million events are not a million rows to insert and delete.
 	c := &store.Change{Entity: p.entity, KeepData: e.keepsData(p.entity), Batch: e.batchSizes, Poll: p.id}
 	e.addUpserts(c, p.entity, p.at, p.changes, p.verOnly, p.backfills, p.backfill)
-	if err := e.o.Store.Commit(p.ctx, p.snap, c); err != nil {
-		return err
-	}
+	prep := store.Prepare(p.snap, c) // the snapshot in memory: on this goroutine only
 	p.es.Upserts += len(p.changes) + len(p.backfills)
 	for _, c := range p.changes {
 		if en := p.snap.Get(c.key); en != nil {
@@ -511,8 +518,32 @@ func (p *entityPoll) flush() error {
 	}
 	p.changes, p.verOnly, p.backfills = p.changes[:0], p.verOnly[:0], p.backfills[:0]
 	clear(p.seenNew)
-	e.chunkCommitted()
+	write := func() error {
+		if err := e.o.Store.Write(p.ctx, prep); err != nil {
+			return err
+		}
+		e.chunkCommitted()
+		return nil
+	}
+	if p.es.Mode != "full" || prep.Sync() {
+		return write()
+	}
+	// A full read goes on while its chunk is written: the transaction is the store's
+	// (snapshot pages, outbox, in one, as always), the snapshot in memory stays with
+	// the read. One chunk at a time: the next flush, and the end of the read, wait.
+	p.written = make(chan error, 1)
+	go func() { p.written <- write() }()
 	return nil
+}
+
+// settle waits for the chunk in flight, if any, and returns its write's error.
+func (p *entityPoll) settle() error {
+	if p.written == nil {
+		return nil
+	}
+	err := <-p.written
+	p.written = nil
+	return err
 }
 
 // vanished sorts the records the snapshot knows that this read did not see: a

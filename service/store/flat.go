@@ -28,7 +28,7 @@ type Entry struct {
 // key's bytes in one buffer with an end offset per record, per record its entry and
 // its 64-bit key hash, and an open-addressing index over the hashes (a slice of int32
 // positions probed linearly) — no per-key allocation on load, nothing for the garbage
-// collector to trace, and a look-up is one or two probes into one slice. On disk it is a log of pages (see writeSnapshot): a commit appends the
+// collector to trace, and a look-up is one or two probes into one slice. On disk it is a log of pages (see prepareWrite): a commit appends the
 // entries it changed and tombstones for those it removed, so writing 1% changes writes
 // about 1% of the snapshot; the log is compacted when stale copies pile up.
 type Snapshot struct {
@@ -582,69 +582,107 @@ func (snap *Snapshot) compactionDue(live, n int) bool {
 	return snap.legacy || snap.diskRows+n > live+live/2+pageRecords
 }
 
-// writeSnapshot applies c to snap and writes it: it appends the written records and
-// tombstones of the removed ones as new pages, or, when the log holds too many stale
-// copies (or is of the old format), rewrites the entity's pages from scratch.
-func (s *Store) writeSnapshot(ctx context.Context, tx *sql.Tx, snap *Snapshot, c *Change) error {
+// snapshotWrite is what a change writes to the snapshot log: the written records and
+// tombstones of the removed ones as new pages, encoded when the change is prepared;
+// or, when the log holds too many stale copies (or is of the old format), a rewrite
+// of the entity's pages from scratch, encoded while they are written — a whole
+// snapshot is not held twice in memory — and so read from the snapshot then
+// (Prepared.Sync).
+type snapshotWrite struct {
+	snap    *Snapshot
+	pages   []logPage
+	rewrite bool
+	live    []int // a rewrite: the records to write
+	first   int64 // a rewrite: its first page
+}
+
+type logPage struct {
+	page int64
+	data []byte
+}
+
+// prepareWrite applies c to snap and encodes what it writes to the log (nil: nothing).
+// The snapshot's page counters move now, in the order the writes will run.
+func (snap *Snapshot) prepareWrite(c *Change) *snapshotWrite {
 	written, removed := snap.apply(c)
 	if len(written) == 0 && len(removed) == 0 {
 		return nil
 	}
+	w := &snapshotWrite{snap: snap}
+	if snap.needsCompaction(len(written) + len(removed)) {
+		w.rewrite = true
+		for i := range snap.Entries {
+			if !snap.Entries[i].gone {
+				w.live = append(w.live, i)
+			}
+		}
+		snap.legacy, w.first = false, logBase
+		snap.nextPage = logBase + int64((len(w.live)+pageRecords-1)/pageRecords)
+		snap.diskRows = len(w.live)
+		return w
+	}
+	add := func(idx []int, tombs []string) {
+		w.pages = append(w.pages, logPage{page: snap.nextPage, data: snap.encodeRecords(nil, idx, tombs)})
+		snap.nextPage++
+		snap.diskRows += len(idx) + len(tombs)
+	}
+	for start := 0; start < len(written); start += pageRecords {
+		add(written[start:min(start+pageRecords, len(written))], nil)
+	}
+	for start := 0; start < len(removed); start += pageRecords {
+		add(nil, removed[start:min(start+pageRecords, len(removed))])
+	}
+	return w
+}
+
+// exec writes the pages in tx.
+func (w *snapshotWrite) exec(ctx context.Context, tx *sql.Tx) error {
 	put, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_pages(entity, page, data) VALUES(?, ?, ?)
 ON CONFLICT(entity, page) DO UPDATE SET data = excluded.data`)
 	if err != nil {
 		return err
 	}
 	defer put.Close()
-	var buf []byte
-	writePage := func(idx []int, tombs []string) error {
-		buf = snap.encodeRecords(buf, idx, tombs)
-		_, err := put.ExecContext(ctx, snap.Entity, snap.nextPage, buf)
-		snap.nextPage++
-		snap.diskRows += len(idx) + len(tombs)
-		return err
-	}
-	if snap.needsCompaction(len(written) + len(removed)) {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_pages WHERE entity = ?`, snap.Entity); err != nil {
-			return err
-		}
-		snap.legacy, snap.diskRows, snap.nextPage = false, 0, logBase
-		written = written[:0]
-		for i := range snap.Entries {
-			if !snap.Entries[i].gone {
-				written = append(written, i)
+	entity := w.snap.Entity
+	if !w.rewrite {
+		for _, pg := range w.pages {
+			if _, err := put.ExecContext(ctx, entity, pg.page, pg.data); err != nil {
+				return err
 			}
 		}
-		removed = nil
+		return nil
 	}
-	for start := 0; start < len(written); start += pageRecords {
-		if err := writePage(written[start:min(start+pageRecords, len(written))], nil); err != nil {
-			return err
-		}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM snapshot_pages WHERE entity = ?`, entity); err != nil {
+		return err
 	}
-	for start := 0; start < len(removed); start += pageRecords {
-		if err := writePage(nil, removed[start:min(start+pageRecords, len(removed))]); err != nil {
+	var buf []byte
+	for start, page := 0, w.first; start < len(w.live); start, page = start+pageRecords, page+1 {
+		buf = w.snap.encodeRecords(buf, w.live[start:min(start+pageRecords, len(w.live))], nil)
+		if _, err := put.ExecContext(ctx, entity, page, buf); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeSummary stores the summary c.Summarize computes of snap, or drops the stored
-// one when the change wrote the snapshot without a summary.
-func writeSummary(ctx context.Context, tx *sql.Tx, snap *Snapshot, c *Change) error {
-	var sum []byte
+// summaryOf is what a change stores as the snapshot's summary: store reports whether
+// it touches the stored one at all, sum is the new one (nil drops it, which no longer
+// describes a snapshot written without Summarize).
+func summaryOf(snap *Snapshot, c *Change) (sum []byte, store bool) {
 	if c.Summarize != nil {
-		sum = c.Summarize(snap)
-	} else if len(c.Puts) == 0 && len(c.Removes) == 0 {
-		return nil
+		return c.Summarize(snap), true
 	}
+	return nil, len(c.Puts) > 0 || len(c.Removes) > 0
+}
+
+// writeSummary stores (or drops, when sum is nil) the entity's snapshot summary.
+func writeSummary(ctx context.Context, tx *sql.Tx, entity string, sum []byte) error {
 	if sum == nil {
-		_, err := tx.ExecContext(ctx, `DELETE FROM snapshot_summaries WHERE entity = ?`, c.Entity)
+		_, err := tx.ExecContext(ctx, `DELETE FROM snapshot_summaries WHERE entity = ?`, entity)
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO snapshot_summaries(entity, data) VALUES(?, ?)
-ON CONFLICT(entity) DO UPDATE SET data = excluded.data`, c.Entity, sum)
+ON CONFLICT(entity) DO UPDATE SET data = excluded.data`, entity, sum)
 	return err
 }
 

@@ -70,30 +70,71 @@ func (c *Change) Empty() bool {
 // queued for the same connector replaces it (invariant 4).
 //
 // snap is the snapshot the change was computed from (the differ's); it is updated in
-// place. Nil loads it.
+// place. Nil loads it. Commit is Prepare, then Write.
 func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err error) {
-	defer func() { err = Explain(err) }() // a full disk or a damaged file says what to do
 	if c.Empty() {
 		return nil
 	}
 	if snap == nil && (len(c.Puts) > 0 || len(c.Removes) > 0 || c.Summarize != nil) {
 		// Before the transaction: the store has one connection.
 		if snap, err = s.LoadSnapshot(ctx, c.Entity); err != nil {
-			return err
+			return Explain(err)
 		}
+	}
+	return s.Write(ctx, Prepare(snap, c))
+}
+
+// Prepared is a change whose part in memory is done: applied to its snapshot, with
+// the snapshot's new log pages and summary encoded. Write stores it. Between the two
+// the snapshot may be read and changed again — a big read prepares its next chunk
+// while the previous one is written — unless Sync says the write still reads it.
+type Prepared struct {
+	c         *Change
+	entity    string
+	snap      *snapshotWrite
+	sum       []byte
+	storesSum bool
+}
+
+// Prepare applies c to snap (nil when c writes no snapshot entries and no summary)
+// and encodes what Write will store.
+func Prepare(snap *Snapshot, c *Change) *Prepared {
+	p := &Prepared{c: c, entity: c.Entity}
+	if c.Empty() {
+		return p
+	}
+	if snap != nil && (len(c.Puts) > 0 || len(c.Removes) > 0) {
+		p.snap = snap.prepareWrite(c)
+	}
+	p.sum, p.storesSum = summaryOf(snap, c)
+	return p
+}
+
+// Sync reports whether Write reads the snapshot (a rewrite of its whole log): then
+// nothing may touch the snapshot until Write returns.
+func (p *Prepared) Sync() bool { return p.snap != nil && p.snap.rewrite }
+
+// Write stores a prepared change in one transaction.
+func (s *Store) Write(ctx context.Context, p *Prepared) (err error) {
+	defer func() { err = Explain(err) }() // a full disk or a damaged file says what to do
+	c := p.c
+	if c.Empty() {
+		return nil
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("state store: begin %s commit: %w", c.Entity, err)
 	}
 	defer tx.Rollback()
-	if len(c.Puts) > 0 || len(c.Removes) > 0 {
-		if err := s.writeSnapshot(ctx, tx, snap, c); err != nil {
+	if p.snap != nil {
+		if err := p.snap.exec(ctx, tx); err != nil {
 			return fmt.Errorf("state store: %s snapshot: %w", c.Entity, err)
 		}
 	}
-	if err := writeSummary(ctx, tx, snap, c); err != nil {
-		return fmt.Errorf("state store: %s snapshot summary: %w", c.Entity, err)
+	if p.storesSum {
+		if err := writeSummary(ctx, tx, c.Entity, p.sum); err != nil {
+			return fmt.Errorf("state store: %s snapshot summary: %w", c.Entity, err)
+		}
 	}
 	if c.KeepData && len(c.Puts)+len(c.Kept) > 0 {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO records(entity, key, data) VALUES(?, ?, ?) ON CONFLICT(entity, key) DO UPDATE SET data = excluded.data`)
