@@ -172,3 +172,86 @@ func TestSnapshotReserve(t *testing.T) {
 }
 
 func seedHash(key string) uint64 { return maphash.String(seed, key) }
+
+// TestPrepareAheadOfWrite: a big read prepares its next chunk (applied to the
+// snapshot in memory) while the previous one is written. Each write stores what its
+// own Prepare encoded, whatever the snapshot became since: after the writes, in
+// order, the snapshot on disk is the one in memory, events and all. A change that
+// rewrites the whole log reads the snapshot while it is written: Sync says so.
+func TestPrepareAheadOfWrite(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	snap, err := s.LoadSnapshot(ctx, "appointment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Entry{}
+	var preps []*Prepared
+	events := 0
+	for chunk := 0; chunk < 6; chunk++ {
+		c := &Change{Entity: "appointment", Batch: map[string]int{"file": 100}, Poll: "p1"}
+		for i := chunk * 1000; i < (chunk+1)*1000; i++ {
+			k := fmt.Sprint(i)
+			e := Entry{FP: uint64(i), Ver: uint64(chunk + 1), At: int64(i)}
+			c.Puts = append(c.Puts, Put{Key: k, Entry: e})
+			c.Events = append(c.Events, OutEvent{Connector: "file", Entity: "appointment", Key: k, Op: "upsert", Idem: "i" + k, Fingerprint: "f", Data: []byte(`{}`)})
+			want[k] = e
+		}
+		if chunk > 0 { // a key of the previous chunk read again: its newer entry wins
+			k := fmt.Sprint(chunk*1000 - 1)
+			e := Entry{FP: 7, Ver: 99}
+			c.Puts = append(c.Puts, Put{Key: k, Entry: e})
+			want[k] = e
+		}
+		events += len(c.Events)
+		p := Prepare(snap, c)
+		if p.Sync() {
+			t.Fatalf("chunk %d: appending pages reported as a rewrite", chunk)
+		}
+		preps = append(preps, p)
+		if chunk%2 == 1 { // two chunks prepared for every two written, the second late
+			for _, p := range preps {
+				if err := s.Write(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			preps = preps[:0]
+		}
+	}
+	check(t, snap, want)
+	disk, err := s.LoadSnapshot(ctx, "appointment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, disk, want)
+	if q, err := s.QueuedByConnector(ctx); err != nil || q["file"] != events {
+		t.Fatalf("queued %v (%v), want %d events for file", q, err, events)
+	}
+	// Rewrite the same keys until the log is compacted: that change is Sync.
+	synced := false
+	for round := 0; round < 5 && !synced; round++ {
+		c := &Change{Entity: "appointment"}
+		for k := range want {
+			e := Entry{FP: uint64(round), Ver: uint64(100 + round)}
+			c.Puts = append(c.Puts, Put{Key: k, Entry: e})
+			want[k] = e
+		}
+		p := Prepare(disk, c)
+		synced = p.Sync()
+		if err := s.Write(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !synced {
+		t.Fatal("rewriting every record five times never compacted the log")
+	}
+	again, err := s.LoadSnapshot(ctx, "appointment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, again, want)
+}
