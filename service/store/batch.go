@@ -258,11 +258,15 @@ VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(connector, entity, key) DO N
 
 // recordBatches applies the outcomes of events that came from batch rows: a row whose
 // events were all acknowledged is deleted, any other is exploded with its outcomes.
-// It returns the outcomes that belong to single rows.
+// A batch row that is gone — exploded while it was being delivered, by a newer single
+// event of its entity — has its acknowledged events taken out of the single rows it
+// became (by idempotency key: the same event; a newer event of the record has another
+// key), so that they are not sent again. It returns the outcomes that belong to
+// single rows.
 func recordBatches(ctx context.Context, tx *sql.Tx, connector string, outs []Outcome) ([]Outcome, error) {
 	bySeq := map[int64][]Outcome{}
 	var q strings.Builder
-	q.WriteString(`SELECT seq, events FROM outbox WHERE connector = ? AND op = 'batch' AND seq IN (`)
+	q.WriteString(`SELECT seq, op, events FROM outbox WHERE connector = ? AND seq IN (`)
 	args := []any{connector}
 	for _, o := range outs {
 		if _, ok := bySeq[o.Seq]; !ok {
@@ -280,17 +284,22 @@ func recordBatches(ctx context.Context, tx *sql.Tx, connector string, outs []Out
 		events int
 	}
 	var batches []found
+	present := map[int64]bool{}
 	rows, err := tx.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var f found
-		if err := rows.Scan(&f.seq, &f.events); err != nil {
+		var op string
+		if err := rows.Scan(&f.seq, &op, &f.events); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		batches = append(batches, f)
+		present[f.seq] = true
+		if op == opBatch {
+			batches = append(batches, f)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -324,13 +333,49 @@ func recordBatches(ctx context.Context, tx *sql.Tx, connector string, outs []Out
 			return nil, err
 		}
 	}
-	var single []Outcome
+	var single, gone []Outcome
 	for _, o := range outs {
-		if _, ok := bySeq[o.Seq]; ok {
-			single = append(single, o)
+		if _, ok := bySeq[o.Seq]; !ok {
+			continue
 		}
+		if !present[o.Seq] && o.Result == OutcomeAcked {
+			gone = append(gone, o)
+			continue
+		}
+		single = append(single, o)
+	}
+	if err := deleteExploded(ctx, tx, connector, gone); err != nil {
+		return nil, err
 	}
 	return single, nil
+}
+
+// deleteExploded removes acknowledged events whose row is gone from the single rows
+// that carry the same idempotency key, queued after that row (an exploded batch row's
+// events, re-inserted with new positions). Rare: at most one batch in flight per
+// connector is exploded; the statement walks the connector's queue after it.
+func deleteExploded(ctx context.Context, tx *sql.Tx, connector string, outs []Outcome) error {
+	for start := 0; start < len(outs); start += acksPerDelete {
+		part := outs[start:min(start+acksPerDelete, len(outs))]
+		after := part[0].Seq
+		var q strings.Builder
+		args := make([]any, 0, 2+len(part))
+		q.WriteString(`DELETE FROM outbox WHERE connector = ? AND seq > ? AND op <> 'batch' AND idem IN (`)
+		for i, o := range part {
+			after = min(after, o.Seq)
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('?')
+			args = append(args, o.Idem)
+		}
+		q.WriteString(`)`)
+		args = append([]any{connector, after}, args...)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // batchRowAt reads the batch row seq.

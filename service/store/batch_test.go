@@ -219,3 +219,35 @@ func TestBatchEncoding(t *testing.T) {
 		t.Fatal("a cut batch decoded")
 	}
 }
+
+// TestBatchExplodedInFlight: a batch row is being delivered when a newer single event
+// of its entity arrives (the next poll, while a first poll's batches are still going
+// out) and turns it into single rows. The delivery's acknowledgements, which name the
+// batch row, still take the delivered events out of the queue — they are not sent
+// again — while the newer event, and a newer event of a record of the batch, stay.
+func TestBatchExplodedInFlight(t *testing.T) {
+	s, commit := batchStore(t)
+	ctx := context.Background()
+	now := time.Now().Add(time.Hour)
+	commit("A", 4, "f1", "1", "2", "3", "4")
+	inFlight, err := s.Due(ctx, "c", now, 10)
+	if err != nil || len(inFlight) != 4 {
+		t.Fatalf("due: %d events, %v", len(inFlight), err)
+	}
+	commit("B", 0, "f2", "9", "3") // new record 9, and record 3 changed again
+	if batchRowCount(t, s) != 0 {
+		t.Fatal("the single events did not turn the batch row into single rows")
+	}
+	var outs []Outcome
+	for _, ev := range inFlight {
+		outs = append(outs, Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: OutcomeAcked})
+	}
+	if err := s.Record(ctx, "c", outs); err != nil {
+		t.Fatal(err)
+	}
+	got := drain(t, s, 10, now)
+	sort.Strings(got)
+	if want := []string{"3@f2", "9@f2"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("after the in-flight batch was acknowledged, the queue sent %v, want %v", got, want)
+	}
+}
