@@ -496,7 +496,9 @@ func (p *entityPoll) version(key string, rowVer uint64) uint64 {
 // the read goes on, so that a first poll of a million records never holds them all
 // in memory. Each chunk is one transaction of its snapshot entries and their events
 // (invariant 2); deletions are decided only after the whole read, in the last
-// transaction.
+// transaction. A full read's chunk is written on a goroutine of its own while the
+// read goes on (settle waits for it); the snapshot in memory is only ever changed
+// here, on the reading goroutine.
 func (p *entityPoll) flush() error {
 	e := p.e
 	if err := p.settle(); err != nil {

@@ -90,16 +90,16 @@ func (s *Store) Commit(ctx context.Context, snap *Snapshot, c *Change) (err erro
 // while the previous one is written — unless Sync says the write still reads it.
 type Prepared struct {
 	c         *Change
-	entity    string
 	snap      *snapshotWrite
 	sum       []byte
 	storesSum bool
 }
 
-// Prepare applies c to snap (nil when c writes no snapshot entries and no summary)
-// and encodes what Write will store.
+// Prepare applies c to snap and encodes what Write will store. snap must be the
+// entity's snapshot when c has puts, removes or Summarize (Commit loads it); it may
+// be nil otherwise.
 func Prepare(snap *Snapshot, c *Change) *Prepared {
-	p := &Prepared{c: c, entity: c.Entity}
+	p := &Prepared{c: c}
 	if c.Empty() {
 		return p
 	}
