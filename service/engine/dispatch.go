@@ -116,12 +116,12 @@ func (e *Engine) outcomes(ctx context.Context, t *Target, batch []connectors.Eve
 		err := errs[i]
 		switch {
 		case err == nil:
-			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeAcked})
+			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Entity: ev.Entity, Key: ev.Key, Result: store.OutcomeAcked})
 			res.Delivered++
 			e.o.Observer.Delivered(t.Name, ev.Entity, "ok", 1)
 		case connectors.IsPermanent(err) || (e.o.Backoff.MaxAttempts > 0 && ev.Attempt >= e.o.Backoff.MaxAttempts):
 			reason := e.redact(connectors.Reason(err), ev)
-			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeDead, Reason: reason})
+			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Entity: ev.Entity, Key: ev.Key, Result: store.OutcomeDead, Reason: reason})
 			res.DeadLettered++
 			e.lastErr.Store(t.Name, reason)
 			e.o.Observer.Delivered(t.Name, ev.Entity, "dead_letter", 1)
@@ -138,7 +138,7 @@ func (e *Engine) outcomes(ctx context.Context, t *Target, batch []connectors.Eve
 					pause = store.Pause{Until: until, Reason: reason}
 				}
 			}
-			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: store.OutcomeRetry, Next: e.o.Now().Add(delay), Reason: reason})
+			outs = append(outs, store.Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Entity: ev.Entity, Key: ev.Key, Result: store.OutcomeRetry, Next: e.o.Now().Add(delay), Reason: reason})
 			res.Retrying++
 			e.lastErr.Store(t.Name, reason)
 			e.o.Observer.Delivered(t.Name, ev.Entity, "retry", 1)

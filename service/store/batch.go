@@ -258,15 +258,12 @@ VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(connector, entity, key) DO N
 
 // recordBatches applies the outcomes of events that came from batch rows: a row whose
 // events were all acknowledged is deleted, any other is exploded with its outcomes.
-// A batch row that is gone — exploded while it was being delivered, by a newer single
-// event of its entity — has its acknowledged events taken out of the single rows it
-// became (by idempotency key: the same event; a newer event of the record has another
-// key), so that they are not sent again. It returns the outcomes that belong to
-// single rows.
+// It returns the other outcomes: those of single rows, and those of a batch row that
+// is gone (Record, deleteExploded).
 func recordBatches(ctx context.Context, tx *sql.Tx, connector string, outs []Outcome) ([]Outcome, error) {
 	bySeq := map[int64][]Outcome{}
 	var q strings.Builder
-	q.WriteString(`SELECT seq, op, events FROM outbox WHERE connector = ? AND seq IN (`)
+	q.WriteString(`SELECT seq, events FROM outbox WHERE connector = ? AND op = 'batch' AND seq IN (`)
 	args := []any{connector}
 	for _, o := range outs {
 		if _, ok := bySeq[o.Seq]; !ok {
@@ -284,22 +281,17 @@ func recordBatches(ctx context.Context, tx *sql.Tx, connector string, outs []Out
 		events int
 	}
 	var batches []found
-	present := map[int64]bool{}
 	rows, err := tx.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var f found
-		var op string
-		if err := rows.Scan(&f.seq, &op, &f.events); err != nil {
+		if err := rows.Scan(&f.seq, &f.events); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		present[f.seq] = true
-		if op == opBatch {
-			batches = append(batches, f)
-		}
+		batches = append(batches, f)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -333,45 +325,33 @@ func recordBatches(ctx context.Context, tx *sql.Tx, connector string, outs []Out
 			return nil, err
 		}
 	}
-	var single, gone []Outcome
+	var single []Outcome
 	for _, o := range outs {
-		if _, ok := bySeq[o.Seq]; !ok {
-			continue
+		if _, ok := bySeq[o.Seq]; ok {
+			single = append(single, o)
 		}
-		if !present[o.Seq] && o.Result == OutcomeAcked {
-			gone = append(gone, o)
-			continue
-		}
-		single = append(single, o)
-	}
-	if err := deleteExploded(ctx, tx, connector, gone); err != nil {
-		return nil, err
 	}
 	return single, nil
 }
 
-// deleteExploded removes acknowledged events whose row is gone from the single rows
-// that carry the same idempotency key, queued after that row (an exploded batch row's
-// events, re-inserted with new positions). Rare: at most one batch in flight per
-// connector is exploded; the statement walks the connector's queue after it.
+// deleteExploded removes delivered events that are still queued as single rows of
+// their record with the same idempotency key: the events of a batch row exploded while
+// it was being delivered (a newer single event of its entity arrived), re-inserted
+// with new positions — the same events, so they are not sent again. A newer event of
+// the record has another key and stays; an event acknowledged from its own row, just
+// deleted, finds none (one row per record and connector). Record calls it only when
+// some acknowledgements found no row; each look-up is one probe of outbox_record.
 func deleteExploded(ctx context.Context, tx *sql.Tx, connector string, outs []Outcome) error {
-	for start := 0; start < len(outs); start += acksPerDelete {
-		part := outs[start:min(start+acksPerDelete, len(outs))]
-		after := part[0].Seq
-		var q strings.Builder
-		args := make([]any, 0, 2+len(part))
-		q.WriteString(`DELETE FROM outbox WHERE connector = ? AND seq > ? AND op <> 'batch' AND idem IN (`)
-		for i, o := range part {
-			after = min(after, o.Seq)
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteByte('?')
-			args = append(args, o.Idem)
+	st, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE connector = ? AND entity = ? AND key = ? AND idem = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, o := range outs {
+		if o.Key == "" {
+			continue
 		}
-		q.WriteString(`)`)
-		args = append([]any{connector, after}, args...)
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if _, err := st.ExecContext(ctx, connector, o.Entity, o.Key, o.Idem); err != nil {
 			return err
 		}
 	}

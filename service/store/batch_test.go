@@ -240,7 +240,7 @@ func TestBatchExplodedInFlight(t *testing.T) {
 	}
 	var outs []Outcome
 	for _, ev := range inFlight {
-		outs = append(outs, Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Result: OutcomeAcked})
+		outs = append(outs, Outcome{Seq: ev.Seq, Idem: ev.IdempotencyKey, Entity: ev.Entity, Key: ev.Key, Result: OutcomeAcked})
 	}
 	if err := s.Record(ctx, "c", outs); err != nil {
 		t.Fatal(err)

@@ -70,6 +70,10 @@ func (s *Store) NextDue(ctx context.Context, connector string) (time.Time, error
 type Outcome struct {
 	Seq    int64
 	Idem   string
+	// Entity and Key name the event's record: an acknowledged event whose row was
+	// turned into a single row while it was delivered is found by them
+	// (deleteExploded).
+	Entity, Key string
 	Result int       // OutcomeAcked, OutcomeRetry or OutcomeDead
 	Next   time.Time // OutcomeRetry: when to try again
 	Reason string    // OutcomeRetry, OutcomeDead: the error, for the operator
@@ -98,13 +102,13 @@ func (s *Store) Record(ctx context.Context, connector string, outs []Outcome) er
 	if outs, err = recordBatches(ctx, tx, connector, outs); err != nil {
 		return fmt.Errorf("state store: record delivery of %s: %w", connector, err)
 	}
-	var acked []Outcome
+	var acked, delivered []Outcome // acked: leave the outbox; delivered: acknowledged by the peer
 	var retry, dead *sql.Stmt
 	now := rfc3339(time.Now())
 	for _, o := range outs {
 		switch o.Result {
 		case OutcomeAcked:
-			acked = append(acked, o)
+			acked, delivered = append(acked, o), append(delivered, o)
 		case OutcomeRetry:
 			if retry == nil {
 				if retry, err = tx.PrepareContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ? AND idem = ?`); err != nil {
@@ -127,7 +131,11 @@ SELECT connector, entity, key, op, idem, fp, at, data, attempts + 1, ?, ? FROM o
 			return fmt.Errorf("state store: record delivery of %s seq %d: %w", connector, o.Seq, err)
 		}
 	}
-	if err := deleteDelivered(ctx, tx, acked); err != nil {
+	n, err := deleteDelivered(ctx, tx, acked)
+	if err == nil && n < len(acked) {
+		err = deleteExploded(ctx, tx, connector, delivered)
+	}
+	if err != nil {
 		return fmt.Errorf("state store: record delivery of %s: %w", connector, err)
 	}
 	return tx.Commit()
@@ -140,7 +148,7 @@ SELECT connector, entity, key, op, idem, fp, at, data, attempts + 1, ?, ? FROM o
 // the record: the key a replaced row took can belong to no other event of the batch.
 // Plain parameter lists, acksPerDelete pairs a statement (cheaper for SQLite than
 // joining a JSON array).
-func deleteDelivered(ctx context.Context, tx *sql.Tx, outs []Outcome) error {
+func deleteDelivered(ctx context.Context, tx *sql.Tx, outs []Outcome) (deleted int, err error) {
 	for start := 0; start < len(outs); start += acksPerDelete {
 		part := outs[start:min(start+acksPerDelete, len(outs))]
 		var q strings.Builder
@@ -162,11 +170,17 @@ func deleteDelivered(ctx context.Context, tx *sql.Tx, outs []Outcome) error {
 			args = append(args, o.Idem)
 		}
 		q.WriteString(`)`)
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return err
+		res, err := tx.ExecContext(ctx, q.String(), args...)
+		if err != nil {
+			return deleted, err
 		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return deleted, err
+		}
+		deleted += int(n)
 	}
-	return nil
+	return deleted, nil
 }
 
 // acksPerDelete is how many events one DELETE acknowledges (two parameters each).
