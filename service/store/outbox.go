@@ -68,15 +68,15 @@ func (s *Store) NextDue(ctx context.Context, connector string) (time.Time, error
 
 // Outcome is what became of one delivered event.
 type Outcome struct {
-	Seq    int64
-	Idem   string
+	Seq  int64
+	Idem string
 	// Entity and Key name the event's record: an acknowledged event whose row was
 	// turned into a single row while it was delivered is found by them
 	// (deleteExploded).
 	Entity, Key string
-	Result int       // OutcomeAcked, OutcomeRetry or OutcomeDead
-	Next   time.Time // OutcomeRetry: when to try again
-	Reason string    // OutcomeRetry, OutcomeDead: the error, for the operator
+	Result      int       // OutcomeAcked, OutcomeRetry or OutcomeDead
+	Next        time.Time // OutcomeRetry: when to try again
+	Reason      string    // OutcomeRetry, OutcomeDead: the error, for the operator
 }
 
 // Outcome results.
