@@ -96,6 +96,12 @@ func (c *Conn) Deliver(ctx context.Context, batch []connectors.Event) []error {
 		case s.single:
 			fail(s, c.sendSingle(ctx, s))
 			i++
+			// A request of its own changes what ONDOC knows (an unlink): the rest of
+			// the batch is planned again against it — a visit of the patient just
+			// unlinked is held, not sent to be refused.
+			for k := i; k < len(steps) && stop == nil; k++ {
+				steps[k] = c.plan(ctx, steps[k].idx, &batch[steps[k].idx])
+			}
 		default:
 			j := i + 1
 			for j < len(steps) && j-i < maxItems && steps[j].ep == s.ep && steps[j].err == nil && !steps[j].single {

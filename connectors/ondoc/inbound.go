@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"time"
 
 	"medsync/connectors"
 	"medsync/connectors/booking"
@@ -86,15 +85,25 @@ func (in *inbound) handle(ctx context.Context, ev feedEvent) error {
 		if ev.PatientMisID == "" {
 			return nil
 		}
+		applied, err := c.store.linkNotice(ctx, ev.ID, ev.PatientMisID, true, c.now())
+		if err != nil {
+			return fmt.Errorf("ondoc: state file: link patient %s: %w", ev.PatientMisID, err)
+		}
+		if !applied {
+			return nil // read again with its page: applied before
+		}
 		c.log.Info("patient linked in ONDOC", "patient", ev.PatientMisID)
-		return c.linked(ctx, ev.PatientMisID)
+		return c.backfill(ctx)
 	case evPatientUnlinked:
 		if ev.PatientMisID == "" {
 			return nil
 		}
-		c.log.Info("patient unlinked in ONDOC", "patient", ev.PatientMisID)
-		if err := c.store.setLinked(ctx, ev.PatientMisID, false, time.Time{}); err != nil {
+		applied, err := c.store.linkNotice(ctx, ev.ID, ev.PatientMisID, false, c.now())
+		if err != nil {
 			return fmt.Errorf("ondoc: state file: unlink %s: %w", ev.PatientMisID, err)
+		}
+		if applied {
+			c.log.Info("patient unlinked in ONDOC", "patient", ev.PatientMisID)
 		}
 		return nil
 	case evBookingCreated:

@@ -518,3 +518,76 @@ func TestLostAcknowledgementThenHardDelete(t *testing.T) {
 		})
 	}
 }
+
+// TestUnlinkThenVisitInOneBatch: the card is deleted in the MIS and one of the
+// patient's appointments changes, both in one batch (or the unlink's answer was lost
+// and it is sent again next to newer events). The unlink goes out first; the visit
+// after it is held, not sent to an ONDOC that no longer shows the patient (it would
+// refuse it, and the event would become a dead letter).
+func TestUnlinkThenVisitInOneBatch(t *testing.T) {
+	f := newFake(t)
+	c := newConn(t, f, nil)
+	ctx := context.Background()
+	if err := c.store.setLinked(ctx, "6", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
+	mustNil(t, c.Deliver(ctx, []connectors.Event{
+		upsert(&mapping.Patient{ID: "6", LastName: "Смирнов", FirstName: "Алексей", Deleted: true}, 3),
+		upsert(appt("920", "6", future, mapping.StatusBooked, ""), 2),
+		upsert(appt("921", "7", future, mapping.StatusBooked, ""), 1), // another patient, not linked: held
+	}))
+	if un := accepted[unlinkRequest](f, "/branch/patients/unlink"); len(un) != 1 || un[0].PatientMisID != "6" {
+		t.Fatalf("unlink: %+v", un)
+	}
+	if v := accepted[wireVisit](f, "/branch/visits"); len(v) != 0 {
+		t.Fatalf("visits sent after the patient was unlinked: %+v", v)
+	}
+	if held, err := c.store.isHeld(ctx, "920"); err != nil || !held {
+		t.Fatalf("appointment 920 held = %v (%v), want held until the patient links again", held, err)
+	}
+}
+
+// TestLinkNoticeReadAgain: a page of ONDOC's events feed is read again when medsync
+// stopped before it moved the cursor past it (killed, or a later event of the page
+// failed). A link notice on it was applied the first time; since then the card was
+// deleted in the MIS and medsync unlinked the patient. Read again, the old notice must
+// not link the patient once more: their visits would go to an ONDOC that no longer
+// shows them.
+func TestLinkNoticeReadAgain(t *testing.T) {
+	f := newFake(t)
+	c := newConn(t, f, nil)
+	ctx := context.Background()
+	h := &host{log: c.log, dir: t.TempDir()}
+	f.addEvents(feedEvent{ID: "e1", Type: evPatientLinked, PatientMisID: "6"})
+	if err := c.Run(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.store.isLinked(ctx, "6"); !ok {
+		t.Fatal("the link notice was not applied")
+	}
+	if err := c.store.set(ctx, kvCursor, ""); err != nil { // the cursor never moved past the page
+		t.Fatal(err)
+	}
+	f.linkedOn["6"] = true
+	mustNil(t, c.Deliver(ctx, []connectors.Event{upsert(&mapping.Patient{ID: "6", LastName: "Смирнов", FirstName: "Алексей", Deleted: true}, 3)}))
+	if err := c.Run(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.store.isLinked(ctx, "6"); ok {
+		t.Fatal("the link notice read again linked the unlinked patient once more")
+	}
+	future := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
+	mustNil(t, c.Deliver(ctx, []connectors.Event{upsert(appt("930", "6", future, mapping.StatusBooked, ""), 1)}))
+	if v := accepted[wireVisit](f, "/branch/visits"); len(v) != 0 {
+		t.Fatalf("visits sent for the unlinked patient: %+v", v)
+	}
+	// A new link notice (a new event) links again.
+	f.addEvents(feedEvent{ID: "e2", Type: evPatientLinked, PatientMisID: "6"})
+	if err := c.Run(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.store.isLinked(ctx, "6"); !ok {
+		t.Fatal("a new link notice was not applied")
+	}
+}

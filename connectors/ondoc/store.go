@@ -16,7 +16,7 @@ import (
 // appointments held back for patients who are not (yet), which appointments may have
 // reached ONDOC (recorded before each send, so a hard delete is sent as a cancellation
 // even after a lost acknowledgement), the answers given to ONDOC
-// bookings, and the events feed cursor. It keeps ids, times and visit payloads without
+// bookings, the link notices of the events feed already applied, and its cursor. It keeps ids, times and visit payloads without
 // names or contacts.
 type store struct {
 	db *sql.DB
@@ -31,8 +31,12 @@ CREATE TABLE IF NOT EXISTS answers (booking_id TEXT PRIMARY KEY, result TEXT NOT
 CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 `
 
+// noticesSchema (migration 2) remembers the link and unlink notices of the events
+// feed already applied (linkNotice).
+const noticesSchema = `CREATE TABLE IF NOT EXISTS notices (event_id TEXT PRIMARY KEY, at INTEGER NOT NULL);`
+
 func openStore(path string) (*store, error) {
-	db, err := statefile.OpenSQLite(context.Background(), path, []string{storeSchema})
+	db, err := statefile.OpenSQLite(context.Background(), path, []string{storeSchema, noticesSchema})
 	if err != nil {
 		return nil, fmt.Errorf("ondoc: state file: %w (delete it if it is damaged; links are learned again from ONDOC)", err)
 	}
@@ -55,6 +59,37 @@ func (s *store) setLinked(ctx context.Context, patientID string, linked bool, at
 		_, err = s.db.ExecContext(ctx, `DELETE FROM linked WHERE patient_id = ?`, patientID)
 	}
 	return err
+}
+
+// linkNotice applies a link (linked) or unlink notice of the events feed, once: a
+// page of the feed is read again when its handling stopped half-way, and a notice
+// applied then — and undone since, by medsync's own unlink of a deleted card, say —
+// must not be applied a second time. It reports whether it applied the notice; one
+// without an event id is applied every time.
+func (s *store) linkNotice(ctx context.Context, eventID, patientID string, linked bool, at time.Time) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	if eventID != "" {
+		res, err := tx.ExecContext(ctx, `INSERT INTO notices(event_id, at) VALUES(?, ?) ON CONFLICT(event_id) DO NOTHING`, eventID, at.Unix())
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return false, err
+		}
+	}
+	if linked {
+		_, err = tx.ExecContext(ctx, `INSERT INTO linked(patient_id, linked_at) VALUES(?, ?) ON CONFLICT(patient_id) DO NOTHING`, patientID, at.Unix())
+	} else {
+		_, err = tx.ExecContext(ctx, `DELETE FROM linked WHERE patient_id = ?`, patientID)
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
 }
 
 func (s *store) hold(ctx context.Context, apptID, patientID string, start time.Time, payload []byte) error {
@@ -115,7 +150,10 @@ func (s *store) purge(ctx context.Context, now time.Time) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sent WHERE start_unix < ?`, now.AddDate(0, 0, -30).Unix()); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM answers WHERE at < ?`, now.AddDate(0, 0, -90).Unix())
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM answers WHERE at < ?`, now.AddDate(0, 0, -90).Unix()); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM notices WHERE at < ?`, now.AddDate(0, 0, -90).Unix())
 	return err
 }
 
