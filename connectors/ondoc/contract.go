@@ -192,9 +192,17 @@ type batchResponse struct {
 type itemResult struct {
 	MisID   string `json:"mis_id"`
 	Status  string `json:"status"` // ok | duplicate | rejected
+	Code    string `json:"code,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message,omitempty"`
 }
+
+// codePatientNotLinked is the refusal of a visit or a patient card because ONDOC does
+// not have the patient linked to the clinic (an item's `code` in a batch answer, or
+// the error code of a 4xx). It is not a bad record: the link state medsync keeps was
+// behind ONDOC's (a link notice read after medsync's own unlink, an unlink whose
+// notice was lost), and the visit is held until the patient links again.
+const codePatientNotLinked = "patient_not_linked"
 
 // errorResponse is the body of a 4xx/5xx answer.
 type errorResponse struct {

@@ -31,6 +31,22 @@ type step struct {
 	// timeout or a kill must not leave the connector thinking ONDOC never saw it.
 	beforeSend func(ctx context.Context) error
 	afterAck   func(ctx context.Context) error
+	// notLinked is the bookkeeping done instead of a failure when ONDOC refuses the
+	// item because the patient is not linked (codePatientNotLinked); nil: a refusal.
+	notLinked func(ctx context.Context) error
+}
+
+// refusedNotLinked handles ONDOC's "patient not linked" refusal of a step that can
+// take it: the patient is recorded as unlinked and the step's notLinked bookkeeping
+// runs, so the event is done rather than dead-lettered. It reports whether it applied.
+func (c *Conn) refusedNotLinked(ctx context.Context, s *step, code string) (bool, error) {
+	if code != codePatientNotLinked || s.notLinked == nil {
+		return false, nil
+	}
+	if err := s.notLinked(ctx); err != nil {
+		return true, connectors.Transient(fmt.Errorf("ondoc: state file: %s %s: %w", s.entity, s.key, err), 0)
+	}
+	return true, nil
 }
 
 // intend runs the steps' beforeSend. A failure fails them all as transient: nothing
@@ -133,7 +149,7 @@ func (c *Conn) sendSingle(ctx context.Context, s *step) error {
 	}
 	err := c.call(ctx, s.ep, s.idem, nil, s.item, nil)
 	if err != nil && !(s.ok404 && isStatus(err, 404)) {
-		return c.recordError(s, err)
+		return c.recordError(ctx, s, err)
 	}
 	if s.afterAck != nil {
 		if err := s.afterAck(ctx); err != nil {
@@ -174,13 +190,17 @@ func (c *Conn) sendBatch(ctx context.Context, group []*step) []error {
 			return out
 		}
 		for i, s := range group {
-			out[i] = c.recordError(s, err)
+			out[i] = c.recordError(ctx, s, err)
 		}
 		return out
 	}
 	for i, s := range group {
 		if i < len(resp.Results) && resp.Results[i].Status == resultRejected {
 			r := resp.Results[i]
+			if done, err := c.refusedNotLinked(ctx, s, r.Code); done {
+				out[i] = err
+				continue
+			}
 			out[i] = connectors.Permanent(fmt.Sprintf("ONDOC rejected %s %s: field %q: %s", s.entity, s.key, r.Field, r.Message), nil)
 			continue
 		}
@@ -193,10 +213,14 @@ func (c *Conn) sendBatch(ctx context.Context, group []*step) []error {
 	return out
 }
 
-// recordError names the record in a permanent rejection; other errors pass through.
-func (c *Conn) recordError(s *step, err error) error {
+// recordError names the record in a permanent rejection (or, for "patient not
+// linked", does the step's bookkeeping instead); other errors pass through.
+func (c *Conn) recordError(ctx context.Context, s *step, err error) error {
 	var h *httpStatusError
 	if connectors.IsPermanent(err) && !isAuthError(err) && errors.As(err, &h) {
+		if done, err := c.refusedNotLinked(ctx, s, h.Code); done {
+			return err
+		}
 		field := h.Field
 		if field == "" {
 			field = "?"
@@ -325,6 +349,7 @@ func (c *Conn) plan(ctx context.Context, i int, ev *connectors.Event) *step {
 			return s // ONDOC learns about a patient only through the link code
 		}
 		s.ep = epPatients
+		s.notLinked = func(ctx context.Context) error { return c.unlinkedByONDOC(ctx, r.ID) }
 		s.item = wirePatient{MisID: r.ID, CardNumber: r.CardNumber, LastName: r.LastName, FirstName: r.FirstName,
 			MiddleName: r.MiddleName, BirthDate: r.BirthDate, Phone: r.Phone, Email: r.Email, IdempotencyKey: s.idem}
 	default:
@@ -369,23 +394,65 @@ func (c *Conn) planAppointment(ctx context.Context, s *step, r *mapping.Appointm
 		}
 	}
 	v := c.visit(r, s.idem)
+	start, patient := r.Start, r.PatientID
 	if !linked {
-		if r.Status == mapping.StatusCancelled {
-			s.local = func(ctx context.Context) error { return c.store.unhold(ctx, r.ID) }
-			return
-		}
-		payload, _ := json.Marshal(v)
-		start := r.Start
-		s.local = func(ctx context.Context) error {
-			c.log.Debug("appointment held until the patient links", "appointment", r.ID)
-			return c.store.hold(ctx, r.ID, r.PatientID, start, payload)
-		}
+		c.planHeld(ctx, s, r.ID, patient, start, v)
 		return
 	}
 	s.ep, s.item = epVisits, v
-	start, patient := r.Start, r.PatientID
 	s.beforeSend = func(ctx context.Context) error { return c.store.markSent(ctx, r.ID, patient, start) }
 	s.afterAck = func(ctx context.Context) error { return c.store.unhold(ctx, r.ID) }
+	s.notLinked = c.holdNotLinked(r.ID, patient, start, v)
+}
+
+// planHeld holds a visit of a patient who is not linked, to be sent when they link. A
+// cancellation is held only when the visit may have reached ONDOC (while the patient
+// was linked before): ONDOC may show it again after the new link, and it must not
+// stay «Записан»; one ONDOC never saw is dropped.
+func (c *Conn) planHeld(ctx context.Context, s *step, apptID, patientID string, start time.Time, v wireVisit) {
+	if v.Status == visitCancelled {
+		sentTo, _, err := c.store.sentVisit(ctx, apptID)
+		if err != nil {
+			s.err = connectors.Transient(fmt.Errorf("ondoc: state file: appointment %s: %w", apptID, err), 0)
+			return
+		}
+		if sentTo == "" {
+			s.local = func(ctx context.Context) error { return c.store.unhold(ctx, apptID) }
+			return
+		}
+	}
+	payload, _ := json.Marshal(v)
+	s.local = func(ctx context.Context) error {
+		c.log.Debug("appointment held until the patient links", "appointment", apptID)
+		return c.store.hold(ctx, apptID, patientID, start, payload)
+	}
+}
+
+// holdNotLinked is the notLinked bookkeeping of a visit: ONDOC refused it because the
+// patient is not linked there, so medsync records the patient as unlinked and holds
+// the visit as it holds every visit of an unlinked patient; it goes out on the next
+// link. The "may have reached" mark stays: a hard delete is then still sent.
+func (c *Conn) holdNotLinked(apptID, patientID string, start time.Time, v wireVisit) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := c.unlinkedByONDOC(ctx, patientID); err != nil {
+			return err
+		}
+		payload, _ := json.Marshal(v)
+		return c.store.hold(ctx, apptID, patientID, start, payload)
+	}
+}
+
+// unlinkedByONDOC records that ONDOC answered that a patient is not linked.
+func (c *Conn) unlinkedByONDOC(ctx context.Context, patientID string) error {
+	linked, err := c.store.isLinked(ctx, patientID)
+	if err != nil || !linked {
+		return err
+	}
+	if err := c.store.setLinked(ctx, patientID, false, time.Time{}); err != nil {
+		return err
+	}
+	c.log.Info("ONDOC has the patient as not linked to the clinic; their appointments are held until they link again", "patient", patientID)
+	return nil
 }
 
 func (c *Conn) planAppointmentDelete(ctx context.Context, s *step) {
@@ -395,8 +462,9 @@ func (c *Conn) planAppointmentDelete(ctx context.Context, s *step) {
 		return
 	}
 	var patient string
+	var start time.Time
 	if err == nil {
-		patient, err = c.store.sentPatient(ctx, s.key)
+		patient, start, err = c.store.sentVisit(ctx, s.key)
 	}
 	if err != nil {
 		s.err = connectors.Transient(fmt.Errorf("ondoc: state file: appointment %s: %w", s.key, err), 0)
@@ -405,9 +473,10 @@ func (c *Conn) planAppointmentDelete(ctx context.Context, s *step) {
 	if patient == "" {
 		return // never sent to ONDOC, not even a request that may have reached it
 	}
-	s.ep = epVisits
-	s.item = wireVisit{MisID: s.key, PatientMisID: patient, Status: visitCancelled, CancelReason: reasonDeletedInMIS, IdempotencyKey: s.idem}
+	v := wireVisit{MisID: s.key, PatientMisID: patient, Status: visitCancelled, CancelReason: reasonDeletedInMIS, IdempotencyKey: s.idem}
+	s.ep, s.item = epVisits, v
 	s.afterAck = func(ctx context.Context) error { return c.store.forgetSent(ctx, s.key) }
+	s.notLinked = c.holdNotLinked(s.key, patient, start, v)
 }
 
 // planUnlink sends an unlink for a deleted patient card. ONDOC answering 404 (it does

@@ -34,24 +34,27 @@ type fakeONDOC struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	reqs     []got
-	fails    []fail            // consumed one per request
-	hang     chan struct{}     // non-nil: every request waits for it to close
-	lose     []string          // consumed one per request: "drop" (processed, connection closed without an answer) or "late" (processed, answered after the client gave up)
-	reject   map[string]string // mis_id → field: batch item rejected in a 200 answer
-	bad400   map[string]string // mis_id → field: the whole request answered 422
-	events   []feedEvent       // the events feed
-	answers  []bookingAnswer   // booking answers received
-	codes    map[string]string // patient → last link code received
-	linkedOn map[string]bool   // link-code answer: already linked
-	seenIdem map[string]int    // idempotency key → times seen
-	unknown  map[string]bool   // patients unknown to unlink (404)
-	company  string            // accepted company key
-	branch   string            // accepted branch key
-	statuses map[string][]int  // path → statuses answered
-	byKind   map[string][]any  // decoded items per path
-	itemIdem map[string][]string
+	mu     sync.Mutex
+	reqs   []got
+	fails  []fail            // consumed one per request
+	hang   chan struct{}     // non-nil: every request waits for it to close
+	lose   []string          // consumed one per request: "drop" (processed, connection closed without an answer) or "late" (processed, answered after the client gave up)
+	reject map[string]string // mis_id → field: batch item rejected in a 200 answer
+	bad400 map[string]string // mis_id → field: the whole request answered 422
+	// notLinked: patient → "item" (its visits and card rejected in a 200 answer) or
+	// "request" (the whole request answered 422), code patient_not_linked.
+	notLinked map[string]string
+	events    []feedEvent       // the events feed
+	answers   []bookingAnswer   // booking answers received
+	codes     map[string]string // patient → last link code received
+	linkedOn  map[string]bool   // link-code answer: already linked
+	seenIdem  map[string]int    // idempotency key → times seen
+	unknown   map[string]bool   // patients unknown to unlink (404)
+	company   string            // accepted company key
+	branch    string            // accepted branch key
+	statuses  map[string][]int  // path → statuses answered
+	byKind    map[string][]any  // decoded items per path
+	itemIdem  map[string][]string
 }
 
 type fail struct {
@@ -60,7 +63,7 @@ type fail struct {
 }
 
 func newFake(t *testing.T) *fakeONDOC {
-	f := &fakeONDOC{t: t, reject: map[string]string{}, bad400: map[string]string{}, codes: map[string]string{},
+	f := &fakeONDOC{t: t, reject: map[string]string{}, bad400: map[string]string{}, notLinked: map[string]string{}, codes: map[string]string{},
 		linkedOn: map[string]bool{}, seenIdem: map[string]int{}, unknown: map[string]bool{},
 		company: testCompanyKey, branch: testBranchKey, statuses: map[string][]int{}, byKind: map[string][]any{},
 		itemIdem: map[string][]string{}}
@@ -295,6 +298,9 @@ func (f *fakeONDOC) handle(r *http.Request, body []byte, rec *got) (int, any) {
 			if field, ok := f.bad400[id]; ok {
 				return 422, errBody("validation", "value not accepted", field, id)
 			}
+			if f.notLinked[patientOf(v)] == "request" {
+				return 422, errBody(codePatientNotLinked, "patient is not linked", "patient_mis_id", id)
+			}
 		}
 		for _, raw := range req.Items {
 			v := newItem()
@@ -302,6 +308,10 @@ func (f *fakeONDOC) handle(r *http.Request, body []byte, rec *got) (int, any) {
 			id := misID(v)
 			if field, ok := f.reject[id]; ok {
 				res.Results = append(res.Results, itemResult{MisID: id, Status: resultRejected, Field: field, Message: "не принято"})
+				continue
+			}
+			if f.notLinked[patientOf(v)] == "item" {
+				res.Results = append(res.Results, itemResult{MisID: id, Status: resultRejected, Code: codePatientNotLinked, Field: "patient_mis_id", Message: "patient is not linked"})
 				continue
 			}
 			rec.Items = append(rec.Items, raw)
@@ -430,3 +440,14 @@ func newForTest(dir string, m map[string]string) (*Conn, error) {
 }
 
 var fixedNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+// patientOf names the patient of a visit or a patient card ("" for other items).
+func patientOf(v any) string {
+	switch x := v.(type) {
+	case *wireVisit:
+		return x.PatientMisID
+	case *wirePatient:
+		return x.MisID
+	}
+	return ""
+}

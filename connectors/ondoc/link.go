@@ -80,7 +80,8 @@ func (c *Conn) backfill(ctx context.Context) error {
 			h := h
 			steps[i] = &step{idx: i, entity: "appointment", key: h.ApptID, idem: v.IdempotencyKey, ep: epVisits, item: v,
 				beforeSend: func(ctx context.Context) error { return c.store.markSent(ctx, h.ApptID, v.PatientMisID, h.Start) },
-				afterAck:   func(ctx context.Context) error { return c.store.unhold(ctx, h.ApptID) }}
+				afterAck:   func(ctx context.Context) error { return c.store.unhold(ctx, h.ApptID) },
+				notLinked:  c.holdNotLinked(h.ApptID, v.PatientMisID, h.Start, v)}
 		}
 		steps = compact(steps)
 		if len(steps) == 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -589,5 +590,66 @@ func TestLinkNoticeReadAgain(t *testing.T) {
 	}
 	if ok, _ := c.store.isLinked(ctx, "6"); !ok {
 		t.Fatal("a new link notice was not applied")
+	}
+}
+
+// TestVisitOfPatientNotLinkedInONDOC: medsync's link state can be behind ONDOC's — a
+// link notice read after medsync's own unlink of a deleted card, an unlink whose notice
+// never came. ONDOC then refuses the visit with patient_not_linked, in an item of its
+// answer or as a 422 of the request. That is not a bad record: the patient is recorded
+// as unlinked, the visit (and a hard delete's cancellation) is held, nothing is
+// dead-lettered, and everything held goes out when the patient links again.
+func TestVisitOfPatientNotLinkedInONDOC(t *testing.T) {
+	for _, answer := range []string{"item", "request"} {
+		t.Run(answer, func(t *testing.T) {
+			f := newFake(t)
+			c := newConn(t, f, nil)
+			ctx := context.Background()
+			h := &host{log: c.log, dir: t.TempDir()}
+			future := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
+			for _, p := range []string{"6", "7"} {
+				if err := c.store.setLinked(ctx, p, true, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// 940 reached ONDOC while patient 6 was linked; then ONDOC unlinked them.
+			mustNil(t, c.Deliver(ctx, []connectors.Event{upsert(appt("940", "6", future, mapping.StatusBooked, ""), 1)}))
+			f.notLinked["6"] = answer
+			mustNil(t, c.Deliver(ctx, []connectors.Event{
+				upsert(appt("941", "6", future.Add(time.Hour), mapping.StatusBooked, ""), 2),
+				upsert(appt("950", "7", future, mapping.StatusBooked, ""), 3), // linked: goes through
+				upsert(&mapping.Patient{ID: "6", LastName: "Смирнов", FirstName: "Алексей"}, 4),
+				del(mapping.EntityAppointment, "940"),
+			}))
+			if ok, _ := c.store.isLinked(ctx, "6"); ok {
+				t.Fatal("patient 6 still counted as linked after ONDOC said not linked")
+			}
+			for _, id := range []string{"941", "940"} {
+				if held, err := c.store.isHeld(ctx, id); err != nil || !held {
+					t.Fatalf("appointment %s held = %v (%v), want held until the patient links again", id, held, err)
+				}
+			}
+			var sent []string
+			for _, v := range accepted[wireVisit](f, "/branch/visits") {
+				sent = append(sent, v.MisID+" "+v.Status)
+			}
+			if want := []string{"940 Записан", "950 Записан"}; !slices.Equal(sent, want) {
+				t.Fatalf("visits taken by ONDOC: %v, want %v", sent, want)
+			}
+			// The patient links again: the held visit and the cancellation go out.
+			delete(f.notLinked, "6")
+			f.addEvents(feedEvent{ID: "e9", Type: evPatientLinked, PatientMisID: "6"})
+			if err := c.Run(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+			sent = sent[:0]
+			for _, v := range accepted[wireVisit](f, "/branch/visits")[2:] {
+				sent = append(sent, v.MisID+" "+v.Status+" "+v.CancelReason)
+			}
+			slices.Sort(sent)
+			if want := []string{"940 Отменена " + reasonDeletedInMIS, "941 Записан "}; !slices.Equal(sent, want) {
+				t.Fatalf("sent on the new link: %v, want %v", sent, want)
+			}
+		})
 	}
 }

@@ -166,14 +166,15 @@ func (s *store) markSent(ctx context.Context, apptID, patientID string, start ti
 	return err
 }
 
-// sentPatient returns the patient an appointment was sent for, or "".
-func (s *store) sentPatient(ctx context.Context, apptID string) (string, error) {
+// sentVisit returns the patient an appointment was sent for, or "", and its start.
+func (s *store) sentVisit(ctx context.Context, apptID string) (string, time.Time, error) {
 	var p string
-	err := s.db.QueryRowContext(ctx, `SELECT patient_id FROM sent WHERE appt_id = ?`, apptID).Scan(&p)
+	var unix int64
+	err := s.db.QueryRowContext(ctx, `SELECT patient_id, start_unix FROM sent WHERE appt_id = ?`, apptID).Scan(&p, &unix)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return "", time.Time{}, nil
 	}
-	return p, err
+	return p, time.Unix(unix, 0), err
 }
 
 func (s *store) forgetSent(ctx context.Context, apptID string) error {

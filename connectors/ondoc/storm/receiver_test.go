@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -193,6 +194,10 @@ type receiver struct {
 	visits   map[string]rVisit
 	patients map[string]rPatient
 	linked   map[string]time.Time // patient → when ONDOC linked it (the feed event's time)
+	// unlinked are the patients medsync unlinked (a deleted card): a link notice of
+	// theirs read after that unlink is the one way medsync may send a visit of a
+	// patient ONDOC has as not linked, and it is answered patient_not_linked.
+	unlinked map[string]bool
 	feed     []rFeedEvent
 	bookings map[string]rBooking // made by patients in ONDOC
 	booked   map[string]rAnswer  // the clinic's answer to each
@@ -208,7 +213,7 @@ func newReceiver(t testing.TB, seed uint64) *receiver {
 	r := &receiver{t: t, rng: rand.New(rand.NewPCG(seed, 99)), answers: map[string]answer{}, applied: map[string]string{},
 		filials: map[string]rFilial{}, specs: map[string]rSpeciality{}, services: map[string]rService{},
 		doctors: map[string]rDoctor{}, slots: map[string]rSlot{}, visits: map[string]rVisit{}, patients: map[string]rPatient{},
-		linked: map[string]time.Time{}, bookings: map[string]rBooking{}, booked: map[string]rAnswer{}, lateVisits: map[string]bool{}, visitAt: map[string]time.Time{}, stats: map[string]int{}}
+		linked: map[string]time.Time{}, unlinked: map[string]bool{}, bookings: map[string]rBooking{}, booked: map[string]rAnswer{}, lateVisits: map[string]bool{}, visitAt: map[string]time.Time{}, stats: map[string]int{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -481,6 +486,7 @@ func (r *receiver) post(path, idem string, body []byte) (int, []byte) {
 			return 404, errJSON("not_found", "patient is not linked", "patient_mis_id", u.PatientMisID)
 		}
 		delete(r.linked, u.PatientMisID)
+		r.unlinked[u.PatientMisID] = true
 		return 200, []byte(`{}`)
 	case "/branch/bookings/answer":
 		return r.answerBooking(body)
@@ -502,9 +508,13 @@ func decodeApply[T any](check func(*T) (misID, idem string, err error), apply fu
 	}
 }
 
+// codeNotLinked is the contract's refusal code for a patient who is not linked.
+const codeNotLinked = "patient_not_linked"
+
 type result struct {
 	MisID   string `json:"mis_id"`
 	Status  string `json:"status"`
+	Code    string `json:"code,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message,omitempty"`
 }
@@ -525,10 +535,22 @@ func (r *receiver) batch(path, idem string, body []byte, one itemOf) (int, []byt
 	}
 	items := make([]item, len(req.Items))
 	keys := make([]string, len(req.Items))
+	refused := map[int]string{} // item → patient not linked
 	for i, raw := range req.Items {
 		id, k, apply, err := one(raw)
 		if err == nil && (id == "" || k == "") {
 			err = fmt.Errorf("mis_id and idempotency_key are required")
+		}
+		var nl notLinked
+		if errors.As(err, &nl) {
+			if !r.unlinked[nl.patient] {
+				r.problem("POST %s item %d %s: %v (and medsync never unlinked them: it had no link to go by)", path, i, raw, err)
+			}
+			r.stats["refused: patient not linked"]++
+			if r.rng.IntN(2) == 0 { // the contract allows either answer
+				return 422, errJSON(codeNotLinked, err.Error(), "patient_mis_id", id)
+			}
+			refused[i], err = nl.patient, nil
 		}
 		if err != nil {
 			r.problem("POST %s item %d %s: %v", path, i, raw, err)
@@ -541,6 +563,10 @@ func (r *receiver) batch(path, idem string, body []byte, one itemOf) (int, []byt
 	}
 	res := make([]result, len(items))
 	for i, it := range items {
+		if p, ok := refused[i]; ok {
+			res[i] = result{MisID: it.id, Status: "rejected", Code: codeNotLinked, Field: "patient_mis_id", Message: notLinked{p}.Error()}
+			continue
+		}
 		res[i] = result{MisID: it.id, Status: "ok"}
 		if prev, seen := r.applied[it.idem]; seen {
 			if prev != path+"|"+it.id {
@@ -612,7 +638,7 @@ func (r *receiver) checkVisit(v *rVisit) error {
 		return fmt.Errorf("patient_mis_id is required")
 	}
 	if _, ok := r.linked[v.PatientMisID]; !ok {
-		return fmt.Errorf("patient %s is not linked to the clinic: ONDOC shows no visits of theirs", v.PatientMisID)
+		return notLinked{v.PatientMisID}
 	}
 	switch v.Status {
 	case stBooked, stCompleted, stNoShow:
@@ -637,7 +663,14 @@ func (r *receiver) checkVisit(v *rVisit) error {
 
 func (r *receiver) checkPatient(v *rPatient) error {
 	if _, ok := r.linked[v.MisID]; !ok {
-		return fmt.Errorf("patient card %s sent, but the patient is not linked", v.MisID)
+		return notLinked{v.MisID}
 	}
 	return nil
+}
+
+// notLinked refuses a visit or a patient card of a patient ONDOC has as not linked.
+type notLinked struct{ patient string }
+
+func (e notLinked) Error() string {
+	return "patient " + e.patient + " is not linked to the clinic: ONDOC shows no visits of theirs"
 }
