@@ -153,7 +153,11 @@ func (s *storm) compareVisits(o *oracle, f findings) {
 		linkedAt, linked := r.linked[a.PatientID]
 		rv, shown := r.visits[id]
 		if a.PatientID == "" || !linked {
-			if shown {
+			// ONDOC shows no visits of an unlinked patient; those it took while
+			// they were linked, before medsync unlinked them (a deleted card), it
+			// keeps hidden until a new link. Any other is a visit that never
+			// should have been sent.
+			if shown && !r.unlinked[a.PatientID] {
 				f.add("phantom", "visit %s of unlinked patient %q shown", id, a.PatientID)
 			}
 			continue
