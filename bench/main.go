@@ -11,7 +11,9 @@
 //   - the raw key+version scan of the same window (SCHEDID, MODIFYDATE through the
 //     covering index) and the raw full-row read, in Go with database/sql, nothing kept;
 //   - the shell script a DBA would write: `psql \copy … | sort | comm` (sqlite3 for
-//     SQLite) against the previous poll's sorted file.
+//     SQLite) against the previous poll's sorted file, twice: dumping (key, version)
+//     pairs only (it finds which rows changed, not what they hold: the cheapest
+//     script), and dumping the full rows (what changed, with the content to send).
 //
 // Every figure is printed with its ratio to the raw key scan measured right before it.
 // PostgreSQL traffic goes through a counting TCP proxy inside the bench, so "pulled" is
@@ -201,7 +203,10 @@ func (b *bench) run() error {
 	if err := b.poll("first poll", true); err != nil {
 		return err
 	}
-	if err := b.shell("shell script (first)"); err != nil {
+	if err := b.shell("shell script (first)", false); err != nil {
+		return err
+	}
+	if err := b.shell("shell, rows (first)", true); err != nil {
 		return err
 	}
 	for r := 1; r <= b.o.rounds; r++ {
@@ -216,7 +221,10 @@ func (b *bench) run() error {
 		if err := b.pollWith("unchanged, appts only", "appointments.ini"); err != nil {
 			return err
 		}
-		if err := b.shell("shell, unchanged"); err != nil {
+		if err := b.shell("shell, unchanged", false); err != nil {
+			return err
+		}
+		if err := b.shell("shell, rows, unchanged", true); err != nil {
 			return err
 		}
 		if err := b.touch(100); err != nil {
@@ -228,7 +236,10 @@ func (b *bench) run() error {
 		if err := b.poll("1% changed poll", false); err != nil {
 			return err
 		}
-		if err := b.shell("shell, 1% changed"); err != nil {
+		if err := b.shell("shell, 1% changed", false); err != nil {
+			return err
+		}
+		if err := b.shell("shell, rows, 1% changed", true); err != nil {
 			return err
 		}
 		// Another 1%, polled with the appointments-only config: the appointment
@@ -372,11 +383,14 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// shell runs the DBA's script: dump (key, version) pairs of the window, sort, and
-// compare with the previous dump.
-func (b *bench) shell(name string) error {
+// shell runs the DBA's script: dump (key, version) pairs of the window — or, with
+// rows, the full rows — sort, and compare with the previous dump.
+func (b *bench) shell(name string, rows bool) error {
 	from, to := windowOLE()
-	q := fmt.Sprintf(rawKeysSQL, from, to)
+	q, file := fmt.Sprintf(rawKeysSQL, from, to), "keys"
+	if rows {
+		q, file = strings.ReplaceAll(fmt.Sprintf(rawRowsSQL, from, to), "\n", " "), "rows"
+	}
 	var dump string
 	if b.px != nil {
 		b.px.take()
@@ -385,12 +399,12 @@ func (b *bench) shell(name string) error {
 		dump = fmt.Sprintf(`sqlite3 -separator '	' %s "%s"`, filepath.Join(b.dir, "demo.db"), q)
 	}
 	script := fmt.Sprintf(`set -eo pipefail
-cd %s
-touch keys.old
-%s | LC_ALL=C sort > keys.new
-changed=$(LC_ALL=C comm -3 keys.old keys.new | wc -l)
-mv keys.new keys.old
-echo $changed`, b.dir, dump)
+cd %[1]s
+touch %[3]s.old
+%[2]s | LC_ALL=C sort > %[3]s.new
+changed=$(LC_ALL=C comm -3 %[3]s.old %[3]s.new | wc -l)
+mv %[3]s.new %[3]s.old
+echo $changed`, b.dir, dump, file)
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Stderr = os.Stderr
 	t0 := time.Now()
