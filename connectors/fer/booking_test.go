@@ -235,3 +235,66 @@ func TestCreateOutsideShift(t *testing.T) {
 	}
 	validate(t, bodyOf(t, got), bodyOf(t, taken))
 }
+
+// TestSessionSurvivesRestart: the service is restarted (an update, a crash) while a
+// patient books on Госуслуги — between GetPatientInfo and CreateAppointment. The
+// session's patient is in the state file, so the booking goes through; a retry of the
+// same call after another restart returns the same booking, not a second one.
+func TestSessionSurvivesRestart(t *testing.T) {
+	s := startStack(t, demo.SQLite, "")
+	doc := s.pickDoctor(t, "Europe/Moscow", 1)
+	session := identify(t, s.server(), s.patients(t, 1)[0])
+	s.restart(t)
+	_, got := s.server().call(t, OpCreateAppointment, createReqXML(session, doc.slots[0].ID))
+	book := between(got, "<Book_Id_Mis>", "</Book_Id_Mis>")
+	if between(got, "<Status_Code>", "</Status_Code>") != statusRecorded || book == "" {
+		t.Fatalf("CreateAppointment after a restart: %s", got)
+	}
+	s.restart(t)
+	_, again := s.server().call(t, OpCreateAppointment, createReqXML(session, doc.slots[0].ID))
+	if b := between(again, "<Book_Id_Mis>", "</Book_Id_Mis>"); b != book {
+		t.Fatalf("the same CreateAppointment after another restart answered %s, want booking %s", again, book)
+	}
+}
+
+// TestBookedRememberedOnDisk: a booking made here is found by CancelAppointment before
+// a poll has read it, also after the state file was closed and opened again.
+func TestBookedRememberedOnDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fer.db")
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	ss, err := openSessions(path, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := ss.setPatient(ctx, "AAAA-1", "17", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.remember(ctx, "501", bookedEntry{extID: "fer-1", start: now.Add(48 * time.Hour), slot: "s1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.close(); err != nil {
+		t.Fatal(err)
+	}
+	if ss, err = openSessions(path, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	defer ss.close()
+	if p, err := ss.patient(ctx, "aaaa-1", now.Add(59*time.Minute)); err != nil || p != "17" {
+		t.Fatalf("session's patient after reopening = %q (%v), want 17 (Session_ID case does not matter)", p, err)
+	}
+	if p, _ := ss.patient(ctx, "AAAA-1", now.Add(61*time.Minute)); p != "" {
+		t.Fatalf("an expired session still names patient %q", p)
+	}
+	b, ok, err := ss.bookedAs(ctx, "501")
+	if err != nil || !ok || b.extID != "fer-1" || !b.start.Equal(now.Add(48*time.Hour)) || b.slot != "s1" {
+		t.Fatalf("booking after reopening = %+v %v (%v)", b, ok, err)
+	}
+	// A later booking forgets the ones whose visit passed.
+	if err := ss.remember(ctx, "502", bookedEntry{extID: "fer-2", start: now.Add(72 * time.Hour), slot: "s2"}, now.Add(49*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := ss.bookedAs(ctx, "501"); ok {
+		t.Fatal("a booking whose visit passed is still kept")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -78,9 +79,21 @@ func New(env connectors.Env, cfg *connectors.Values) (connectors.Connector, erro
 	if log == nil {
 		log = slog.Default()
 	}
+	dir := env.StateDir
+	if dir == "" {
+		dir = "."
+	}
+	file := Name + ".db"
+	if env.Instance != "" && env.Instance != Name {
+		file = Name + "-" + env.Instance + ".db"
+	}
+	sess, err := openSessions(filepath.Join(dir, file), set.sessionTTL)
+	if err != nil {
+		return nil, err
+	}
 	return &Conn{
 		log: log.With("connector", Name), set: set, ix: newIndex(set.codes),
-		sessions: newSessions(set.sessionTTL), metrics: newMetrics(), now: time.Now,
+		sessions: sess, metrics: newMetrics(), now: time.Now,
 	}, nil
 }
 
@@ -101,8 +114,8 @@ func (c *Conn) Deliver(ctx context.Context, batch []connectors.Event) []error {
 	return errs
 }
 
-// Close does nothing: Serve stops with its context.
-func (c *Conn) Close() error { return nil }
+// Close closes the state file; Serve stops with its context.
+func (c *Conn) Close() error { return c.sessions.close() }
 
 func (c *Conn) host() connectors.Host {
 	c.mu.Lock()

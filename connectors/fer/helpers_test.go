@@ -165,7 +165,7 @@ type server struct {
 
 func startServer(t testing.TB, h *testHost, over map[string]string) *server {
 	t.Helper()
-	conn, err := New(connectors.Env{Instance: "fer", Logger: h.log, BaseDir: t.TempDir()}, testValues(over))
+	conn, err := New(connectors.Env{Instance: "fer", Logger: h.log, BaseDir: t.TempDir(), StateDir: t.TempDir()}, testValues(over))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,5 +262,5 @@ func validate(t testing.TB, elements ...string) {
 }
 
 func testEnv(t testing.TB) connectors.Env {
-	return connectors.Env{Instance: "fer", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseDir: t.TempDir()}
+	return connectors.Env{Instance: "fer", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BaseDir: t.TempDir(), StateDir: t.TempDir()}
 }

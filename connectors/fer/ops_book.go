@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"medsync/connectors"
@@ -23,70 +22,6 @@ const Channel = "fer"
 // (:last_name, :first_name, :birth_ole / :birth_date), with a match_rank column: 1 policy,
 // 2 СНИЛС, 3 name and birth date.
 const PatientLookup = "read.patient_lookup"
-
-// sessions remembers, per Session_ID, the patient GetPatientInfo identified; and
-// the bookings made here, for CancelAppointment's cut-off before the next poll.
-type sessions struct {
-	ttl      time.Duration
-	mu       sync.Mutex
-	patients map[string]sessionEntry
-	booked   map[string]bookedEntry // appointment id →
-}
-
-type sessionEntry struct {
-	patient string
-	expires time.Time
-}
-
-type bookedEntry struct {
-	extID string
-	start time.Time
-	slot  string
-}
-
-func newSessions(ttl time.Duration) *sessions {
-	return &sessions{ttl: ttl, patients: map[string]sessionEntry{}, booked: map[string]bookedEntry{}}
-}
-
-func (s *sessions) setPatient(session, patient string, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.patients {
-		if now.After(v.expires) {
-			delete(s.patients, k)
-		}
-	}
-	s.patients[strings.ToLower(session)] = sessionEntry{patient: patient, expires: now.Add(s.ttl)}
-}
-
-func (s *sessions) patient(session string, now time.Time) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.patients[strings.ToLower(session)]
-	if !ok || now.After(e.expires) {
-		return ""
-	}
-	return e.patient
-}
-
-// remember keeps a booking made here until its visit has passed.
-func (s *sessions) remember(appt string, b bookedEntry, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.booked {
-		if v.start.Before(now) {
-			delete(s.booked, k)
-		}
-	}
-	s.booked[appt] = b
-}
-
-func (s *sessions) bookedAs(appt string) (bookedEntry, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.booked[appt]
-	return b, ok
-}
 
 func (c *Conn) getPatientInfo(ctx context.Context, r *request) any {
 	var q getPatientInfoReq
@@ -133,7 +68,10 @@ func (c *Conn) getPatientInfo(ctx context.Context, r *request) any {
 	for k := range ids {
 		id = k
 	}
-	c.sessions.setPatient(strings.TrimSpace(q.SessionID), id, c.now())
+	if err := c.sessions.setPatient(ctx, strings.TrimSpace(q.SessionID), id, c.now()); err != nil {
+		c.log.Error("ФЭР: state file: the session's patient cannot be remembered", "error", err)
+		return c.errorResponse(r.op, q.SessionID, &ErrorType{Code: codeUnavailable, Message: msgServiceDown})
+	}
 	return &getPatientInfoResp{SessionID: q.SessionID, PatientID: id}
 }
 
@@ -186,6 +124,9 @@ func properName(s string) string {
 	return string(r)
 }
 
+// msgServiceDown answers a call the connector's own state file failed.
+const msgServiceDown = "Сервис записи временно недоступен, повторите запрос позже"
+
 // extID is the external booking id of a CreateAppointment: the same for a retry of
 // the same session and slot, so a retried call returns the first booking.
 func extID(session, slot string) string {
@@ -225,7 +166,16 @@ func (c *Conn) createAppointment(ctx context.Context, r *request) any {
 		return fail(codeUnknownSlot, "Слот с таким Slot_Id не найден в расписании")
 	}
 	local := slot.Start.In(doc.mo.zone)
-	patient := c.sessions.patient(session, c.now())
+	fail = func(code, msg string) any { // a refusal of a known slot names its time
+		resp := c.errorResponse(r.op, session, &ErrorType{Code: code, Message: msg}).(*createResp)
+		resp.SlotID, resp.VisitTime = slotID, convert.FormatTime(local)
+		return resp
+	}
+	patient, err := c.sessions.patient(ctx, session, c.now())
+	if err != nil {
+		c.log.Error("ФЭР: state file: the session's patient cannot be read", "error", err)
+		return fail(codeUnavailable, msgServiceDown)
+	}
 	if patient == "" {
 		return fail(codePatientRequired, "Пациент не идентифицирован в этой сессии: сначала вызовите GetPatientInfo с тем же Session_ID")
 	}
@@ -236,7 +186,11 @@ func (c *Conn) createAppointment(ctx context.Context, r *request) any {
 		return fail(c.refusalCode(err, OpCreateAppointment))
 	}
 	c.ix.markBusy(slotID, true)
-	c.sessions.remember(res.AppointmentID, bookedEntry{extID: ext, start: slot.Start, slot: slotID}, c.now())
+	if err := c.sessions.remember(ctx, res.AppointmentID, bookedEntry{extID: ext, start: slot.Start, slot: slotID}, c.now()); err != nil {
+		// The booking is in the MIS: it is answered. Only a cancellation before the
+		// next poll reads it would not find it.
+		c.log.Warn("ФЭР: state file: the booking made cannot be remembered", "appointment", res.AppointmentID, "error", err)
+	}
 	return &createResp{SessionID: session, BookID: res.AppointmentID, Status: Status{Code: statusRecorded, Comment: "Запись создана"},
 		SlotID: slotID, VisitTime: convert.FormatTime(local), Room: strings.TrimSpace(slot.Room)}
 }
@@ -303,8 +257,15 @@ func (c *Conn) cancelAppointment(ctx context.Context, r *request) any {
 			start, cancelled = a.Start, a.Status == mapping.StatusCancelled
 		}
 	})
-	if be, ok := c.sessions.bookedAs(id); ok && start.IsZero() {
-		start = be.start
+	if start.IsZero() {
+		be, ok, err := c.sessions.bookedAs(ctx, id)
+		if err != nil {
+			c.log.Error("ФЭР: state file: bookings made here cannot be read", "error", err)
+			return out(codeUnavailable, msgServiceDown)
+		}
+		if ok {
+			start = be.start
+		}
 	}
 	if start.IsZero() {
 		return out(codeBookUnknown, "Запись с таким Book_Id_Mis не найдена")

@@ -86,9 +86,18 @@ cancel_cutoff = 1h
 mo_oid.5 = %s
 %s
 %s`, driver, dsn, addr, testUser, testPassword, oidEkb, posts, extra))
+	s := &stack{url: "http://" + addr + "/fer/soap", mis: dialect, cfg: cfg}
+	s.start(t)
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+// start opens medsync on the stack's config, polls once and runs it until stop.
+func (s *stack) start(t testing.TB) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, cfg, log, app.Options{})
+	a, err := app.Open(ctx, s.cfg, log, app.Options{})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -100,21 +109,35 @@ mo_oid.5 = %s
 	}
 	done := make(chan struct{})
 	go func() { a.Run(ctx); close(done) }()
-	s := &stack{app: a, url: "http://" + addr + "/fer/soap", mis: dialect, cfg: cfg}
+	s.app = a
 	for _, tg := range a.Targets {
 		if c, ok := tg.Conn.(*Conn); ok {
 			s.fer = c
 		}
 	}
-	s.stop = func() { cancel(); <-done; a.Close() }
-	t.Cleanup(s.stop)
+	stopped := false
+	s.stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+			a.Close()
+		}
+	}
 	for i := 0; i < 400 && !s.fer.Listening()[0].Healthy; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if l := s.fer.Listening()[0]; !l.Healthy {
 		t.Fatalf("ФЭР service not healthy: %+v", l)
 	}
-	return s
+}
+
+// restart stops medsync and starts it again on the same MIS and state directory, as
+// a service restart does.
+func (s *stack) restart(t testing.TB) {
+	t.Helper()
+	s.stop()
+	s.start(t)
 }
 
 func (s *stack) server() *server { return &server{c: s.fer, url: s.url} }
