@@ -89,6 +89,10 @@ type Check struct {
 	Name string // e.g. "ondoc: server reachable"
 	Err  error  // nil when it passed
 	Hint string // what to do when it failed, for clinic IT
+	// Warn marks Err as a remark, not a failure: the connector works, but something
+	// the operator should fix is left out (a doctor without СНИЛС, say). It does not
+	// fail `medsync check`.
+	Warn bool
 }
 
 // Runner is implemented by connectors that do work of their own besides delivering

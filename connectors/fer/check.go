@@ -107,9 +107,15 @@ func (c *Conn) CheckState(ctx context.Context, host connectors.Host) []connector
 			out = append(out, connectors.Check{Name: "ФЭР: nothing synced yet; run medsync once to see which doctors ЕПГУ will be offered"})
 			return
 		}
-		out = append(out, connectors.Check{Name: fmt.Sprintf("ФЭР offers %d departments, %d doctors, %d slots", len(v.mos), len(v.docs), len(ix.slots))})
+		offers := connectors.Check{Name: fmt.Sprintf("ФЭР offers %d departments, %d doctors, %d slots", len(v.mos), len(v.docs), len(ix.slots))}
+		if len(v.docs) == 0 {
+			offers.Err = errors.New("no doctor can be offered to ЕПГУ")
+			offers.Hint = "every branch or doctor is left out (below): give the branches their ФРМО OID (mo_oid.<branch>) and the doctors a valid СНИЛС in the MIS, map the specialties and positions (specialty.*, post.*), then run medsync once"
+		}
+		out = append(out, offers)
+		// A record left out is a remark, not a failure: the others are offered.
 		for _, p := range v.problems {
-			out = append(out, connectors.Check{Name: "ФЭР: left out", Err: errors.New(p),
+			out = append(out, connectors.Check{Name: "ФЭР: left out", Err: errors.New(p), Warn: true,
 				Hint: "fix the record in the MIS (СНИЛС, MO_OID) or add the code to the [connector] section, then run medsync once"})
 		}
 	})

@@ -275,3 +275,41 @@ func TestEventDuringLoadKept(t *testing.T) {
 		t.Errorf("the slot is %d times in the doctor's list", n)
 	}
 }
+
+// TestCheckStateWarnsOrFails: for `medsync check`, records left out (no СНИЛС, no OID)
+// are remarks while other doctors are offered; when no doctor can be offered at all
+// the check fails, saying what to set.
+func TestCheckStateWarnsOrFails(t *testing.T) {
+	conn, err := New(testEnv(t), testValues(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conn.(*Conn)
+	defer c.Close()
+	h := newTestHost(t)
+	h.put(clinic()...)
+	checks := c.CheckState(context.Background(), h)
+	var warned int
+	for _, k := range checks {
+		switch {
+		case k.Err != nil && !k.Warn:
+			t.Errorf("check %q failed: %v (other doctors are offered)", k.Name, k.Err)
+		case k.Err != nil:
+			warned++
+		}
+	}
+	if warned == 0 {
+		t.Errorf("no warning for the records left out: %+v", checks)
+	}
+	// The same clinic with every doctor's СНИЛС gone: nothing can be offered.
+	for _, r := range clinic() {
+		if d, ok := r.(*mapping.Doctor); ok {
+			d.SNILS = ""
+			h.put(d)
+		}
+	}
+	checks = c.CheckState(context.Background(), h)
+	if k := checks[0]; k.Err == nil || k.Warn || !strings.Contains(k.Hint, "СНИЛС") {
+		t.Errorf("no doctor offered, check %q: err %v warn %v hint %q; want a failure naming what to set", k.Name, k.Err, k.Warn, k.Hint)
+	}
+}

@@ -42,9 +42,12 @@ func (c *checker) serving(ctx context.Context, cfg *config.Config, name string, 
 	defer st.Close()
 	for _, k := range sc.CheckState(ctx, &stateHost{st: st, log: c.o.Logger, dir: cfg.Service.StateDir}) {
 		n := name + ": " + k.Name
-		if k.Err != nil {
+		switch {
+		case k.Err != nil && k.Warn:
+			c.add(Result{OK: true, Warning: true, Name: n, Detail: k.Err.Error(), Hint: k.Hint})
+		case k.Err != nil:
 			c.fail(n, k.Err, k.Hint)
-		} else {
+		default:
 			c.pass(n, "")
 		}
 	}
