@@ -20,7 +20,8 @@ const maxPages = 50
 // into the MIS and answered, cancellations soft-delete the MIS appointment, link and
 // unlink notices update the link list (a link sends the patient's held appointments).
 // When inbound_interval is set, a Run sooner than that after the previous pull only
-// sends held appointments and returns. The feed cursor moves only after a page is fully
+// sends held appointments and returns; so does one before the moment ONDOC's
+// Retry-After (on a 429 or 5xx of the feed) asked for. The feed cursor moves only after a page is fully
 // handled, so a failure repeats the page next time; bookings are idempotent on the
 // ONDOC booking id.
 func (c *Conn) Run(ctx context.Context, host connectors.Host) error {
@@ -32,6 +33,9 @@ func (c *Conn) Run(ctx context.Context, host connectors.Host) error {
 	now := c.now()
 	if c.inboundEvery > 0 && !c.lastInbound.IsZero() && now.Sub(c.lastInbound) < c.inboundEvery {
 		return nil
+	}
+	if now.Before(c.inboundAfter) {
+		return nil // ONDOC's Retry-After
 	}
 	c.lastInbound = now
 	in := &inbound{c: c, host: host, log: host.Logger()}
@@ -52,6 +56,9 @@ func (c *Conn) Run(ctx context.Context, host connectors.Host) error {
 		}
 		var resp eventsResponse
 		if err := c.call(ctx, epEvents, "", q, nil, &resp); err != nil {
+			if d := connectors.RetryAfter(err); d > 0 {
+				c.inboundAfter = c.now().Add(d)
+			}
 			return fmt.Errorf("ondoc: fetch bookings from ONDOC: %w", err)
 		}
 		for _, ev := range resp.Events {

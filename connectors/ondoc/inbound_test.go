@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"medsync/connectors"
 	"medsync/connectors/booking"
 	"medsync/mapping"
 	"medsync/mapping/convert"
@@ -272,5 +273,47 @@ func TestInboundIntervalAndCursor(t *testing.T) {
 	}
 	if ok, _ := c.store.isLinked(context.Background(), "1249"); !ok {
 		t.Error("last linked patient not recorded")
+	}
+}
+
+// TestInboundHonoursRetryAfter: ONDOC answers the feed with 429 and Retry-After; the
+// next Runs (every poll) do not pull it again before that moment — held visits still
+// go out — and the first one after it does.
+func TestInboundHonoursRetryAfter(t *testing.T) {
+	f := newFake(t)
+	c := newConn(t, f, nil)
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	h := &host{log: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), dir: t.TempDir()}
+	f.addEvents(feedEvent{ID: "1", Type: evPatientLinked, PatientMisID: "77"})
+	pulls := func() (n int) {
+		for _, r := range f.requests() {
+			if r.Path == "/branch/events" {
+				n++
+			}
+		}
+		return n
+	}
+	f.failNext(1, 429, "120")
+	if err := c.Run(context.Background(), h); err == nil || connectors.RetryAfter(err) != 120*time.Second {
+		t.Fatalf("Run on a 429: %v, want a transient error with Retry-After 120 s", err)
+	}
+	before := pulls()
+	now = now.Add(60 * time.Second)
+	if err := c.Run(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	if pulls() != before {
+		t.Fatal("the feed was pulled again before ONDOC's Retry-After")
+	}
+	now = now.Add(61 * time.Second)
+	if err := c.Run(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	if pulls() != before+1 {
+		t.Fatalf("feed pulls after Retry-After: %d, want %d", pulls(), before+1)
+	}
+	if ok, _ := c.store.isLinked(context.Background(), "77"); !ok {
+		t.Error("the link notice was not applied once the feed was pulled")
 	}
 }

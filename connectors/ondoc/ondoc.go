@@ -84,7 +84,9 @@ type Conn struct {
 
 	mu          sync.Mutex // serialises Deliver, Run and link calls on the store
 	lastInbound time.Time
-	warnedOnce  map[string]bool
+	// inboundAfter: ONDOC asked (429/503 with Retry-After) not to pull the feed before it.
+	inboundAfter time.Time
+	warnedOnce   map[string]bool
 }
 
 var (
