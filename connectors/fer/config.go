@@ -25,6 +25,7 @@ var options = []connectors.Option{
 	{Name: "tls_key", Help: "private key of tls_cert (PEM file)"},
 	{Name: "client_ca", Help: "CA certificates (PEM) the caller's client certificate must chain to: mutual TLS (needs tls_cert)"},
 	{Name: "allow", Help: "addresses or networks allowed to call, comma-separated (10.0.0.0/8, 192.0.2.7); required without client_ca"},
+	{Name: "trusted_proxies", Help: "addresses or networks of reverse proxies in front of the service (nginx, a TLS gateway): for a request from one, the caller is the address it puts in X-Forwarded-For, and allow applies to that"},
 	{Name: "basic_user", Help: "user name callers send with HTTP basic auth; required without client_ca"},
 	{Name: "basic_password", Secret: true, Help: "password for basic_user"},
 	{Name: "max_body_kb", Default: "256", Help: "largest request body accepted, in KiB"},
@@ -63,6 +64,7 @@ type settings struct {
 	tls                     *tls.Config // nil: plain HTTP
 	mutual                  bool
 	allow                   []netip.Prefix
+	proxies                 []netip.Prefix // trusted_proxies
 	user, password          string
 	maxBody                 int64
 	readHeader, read, write time.Duration
@@ -94,16 +96,11 @@ func parseSettings(env connectors.Env, cfg *connectors.Values) (*settings, error
 	if s.tls, s.mutual, err = tlsSettings(env, cfg); err != nil {
 		return nil, err
 	}
-	for _, a := range cfg.List("allow") {
-		p, perr := netip.ParsePrefix(a)
-		if perr != nil {
-			ip, ierr := netip.ParseAddr(a)
-			if ierr != nil {
-				return nil, cfg.Error("allow", "%q is neither an address nor a network such as 10.0.0.0/8", a)
-			}
-			p = netip.PrefixFrom(ip, ip.BitLen())
-		}
-		s.allow = append(s.allow, p.Masked())
+	if s.allow, err = prefixes(cfg, "allow"); err != nil {
+		return nil, err
+	}
+	if s.proxies, err = prefixes(cfg, "trusted_proxies"); err != nil {
+		return nil, err
 	}
 	s.user, s.password = cfg.String("basic_user"), cfg.String("basic_password")
 	if !s.mutual {
@@ -279,4 +276,31 @@ func (c *codes) service(s *mapping.Service) string {
 		return v
 	}
 	return strings.TrimSpace(s.Code)
+}
+
+// prefixes reads a list of addresses and networks (192.0.2.7, 10.0.0.0/8).
+func prefixes(cfg *connectors.Values, key string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range cfg.List(key) {
+		p, perr := netip.ParsePrefix(a)
+		if perr != nil {
+			ip, ierr := netip.ParseAddr(a)
+			if ierr != nil {
+				return nil, cfg.Error(key, "%q is neither an address nor a network such as 10.0.0.0/8", a)
+			}
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// inPrefixes reports whether ip lies in one of ps.
+func inPrefixes(ps []netip.Prefix, ip netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

@@ -288,20 +288,46 @@ func (c *Conn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// caller is the address a request comes from: the connection's peer, or — when the
+// peer is one of trusted_proxies — the address the proxy put in X-Forwarded-For, read
+// from the right and skipping further trusted proxies (the left part is the client's
+// own claim and not believed). false when no address can be read.
+func (c *Conn) caller(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip := ap.Addr().Unmap()
+	if !inPrefixes(c.set.proxies, ip) {
+		return ip, true
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			return netip.Addr{}, false // a hop a trusted proxy wrote cannot be read
+		}
+		a = a.Unmap()
+		if !inPrefixes(c.set.proxies, a) {
+			return a, true
+		}
+		ip = a
+	}
+	return ip, true // only trusted proxies: the request is the proxy's own
+}
+
 // allowed applies the allow-list and basic auth (client certificates are checked by
 // the TLS handshake itself).
 func (c *Conn) allowed(w http.ResponseWriter, r *http.Request) bool {
 	if len(c.set.allow) > 0 {
-		ap, err := netip.ParseAddrPort(r.RemoteAddr)
-		ok := false
-		if err == nil {
-			ip := ap.Addr().Unmap()
-			for _, p := range c.set.allow {
-				ok = ok || p.Contains(ip)
-			}
-		}
+		ip, ok := c.caller(r)
+		ok = ok && inPrefixes(c.set.allow, ip)
 		if !ok {
-			c.log.Warn("ФЭР: request from an address not in allow refused", "remote", r.RemoteAddr)
+			c.log.Warn("ФЭР: request from an address not in allow refused", "caller", ip.String(), "remote", r.RemoteAddr)
 			c.metrics.refused.Inc()
 			http.Error(w, "address not allowed", http.StatusForbidden)
 			return false

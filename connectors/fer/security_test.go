@@ -220,3 +220,48 @@ func newCert(t *testing.T, dir, name string, parent *x509.Certificate, parentKey
 	cert, _ := x509.ParseCertificate(der)
 	return cert, key
 }
+
+// TestTrustedProxies: behind a reverse proxy (here: the test client on 127.0.0.1) the
+// allow-list applies to the caller the proxy names in X-Forwarded-For, read from the
+// right; what the client itself wrote there (the left part) is not believed, and a
+// peer that is not a trusted proxy cannot name another caller at all.
+func TestTrustedProxies(t *testing.T) {
+	h := newTestHost(t)
+	h.put(clinic()...)
+	behind := startServer(t, h, map[string]string{"allow": "10.1.2.3", "trusted_proxies": "127.0.0.1, ::1"})
+	direct := startServer(t, h, map[string]string{"allow": "10.1.2.3"})
+	get := func(s *server, xff ...string) int {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"?wsdl", nil)
+		req.SetBasicAuth(testUser, testPassword)
+		for _, v := range xff {
+			req.Header.Add("X-Forwarded-For", v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		name string
+		s    *server
+		xff  []string
+		want int
+	}{
+		{"the proxy itself, not in allow", behind, nil, http.StatusForbidden},
+		{"a caller in allow behind the proxy", behind, []string{"10.1.2.3"}, http.StatusOK},
+		{"the client's own claim left of the real caller", behind, []string{"10.1.2.3, 192.0.2.99"}, http.StatusForbidden},
+		{"the real caller right of a client's claim", behind, []string{"192.0.2.99, 10.1.2.3"}, http.StatusOK},
+		{"two proxies, the caller before them", behind, []string{"10.1.2.3", "127.0.0.1"}, http.StatusOK},
+		{"an unreadable hop", behind, []string{"10.1.2.3, not-an-ip"}, http.StatusForbidden},
+		{"a peer that is not a trusted proxy", direct, []string{"10.1.2.3"}, http.StatusForbidden},
+	} {
+		if got := get(c.s, c.xff...); got != c.want {
+			t.Errorf("%s (X-Forwarded-For %q): HTTP %d, want %d", c.name, c.xff, got, c.want)
+		}
+	}
+	if _, err := New(testEnv(t), testValues(map[string]string{"trusted_proxies": "nginx"})); err == nil || !strings.Contains(err.Error(), "trusted_proxies") {
+		t.Errorf("trusted_proxies = nginx: %v, want an error naming the key", err)
+	}
+}
