@@ -40,6 +40,17 @@ func TestRecognition(t *testing.T) {
 			if n := mustCount(t, db, `SELECT COUNT(*) FROM PROFLIST WHERE ORG_ID = 1`); n != 3 {
 				t.Fatalf("%d employees listed, want 3 (unknown codes do not refuse a person); log:\n%s", n, logs)
 			}
+			if dialect == demo.Firebird {
+				// New cards and list rows are numbered by the MIS's generators, which
+				// stand at the largest ids after the import: the MIS's own next card
+				// cannot collide with one the import made.
+				for _, g := range [][3]string{{"GEN_CLIENTS_ID", "PCODE", "CLIENTS"}, {"GEN_PROFLIST_ID", "PL_ID", "PROFLIST"}} {
+					gen := mustCount(t, db, `SELECT GEN_ID(`+g[0]+`, 0) FROM RDB$DATABASE`)
+					if top := mustCount(t, db, `SELECT MAX(`+g[1]+`) FROM `+g[2]); gen != top {
+						t.Errorf("%s = %d after the import, MAX(%s) = %d", g[0], gen, g[1], top)
+					}
+				}
+			}
 			factorsOf := func(last string) string {
 				var f string
 				if err := db.QueryRowContext(ctx, `SELECT COALESCE(P.FACTORS, '') FROM PROFLIST P JOIN CLIENTS C ON C.PCODE = P.PCODE WHERE C.LASTNAME = '`+last+`'`).Scan(&f); err != nil {

@@ -212,20 +212,29 @@ func dropSequences(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// syncScheduleGenerator sets Firebird's GEN_SCHEDULE_ID to the largest SCHEDID.
-func syncScheduleGenerator(ctx context.Context, db *sql.DB) error {
-	var top, cur int64
-	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(SCHEDID), 0) FROM SCHEDULE").Scan(&top); err != nil {
-		return fmt.Errorf("demo MIS: reading the last SCHEDID: %w", err)
-	}
-	if err := db.QueryRowContext(ctx, "SELECT GEN_ID(GEN_SCHEDULE_ID, 0) FROM RDB$DATABASE").Scan(&cur); err != nil {
-		return fmt.Errorf("demo MIS: reading GEN_SCHEDULE_ID: %w", err)
-	}
-	if top > cur {
-		// Fetched, not Exec'ed: Firebird evaluates a SELECT's columns only when its row
-		// is fetched.
-		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT GEN_ID(GEN_SCHEDULE_ID, %d) FROM RDB$DATABASE", top-cur)).Scan(&cur); err != nil {
-			return fmt.Errorf("demo MIS: advancing GEN_SCHEDULE_ID: %w", err)
+// firebirdGenerators are the demo MIS's Firebird generators with the id column each
+// numbers.
+var firebirdGenerators = []struct{ table, column, generator string }{
+	{"SCHEDULE", "SCHEDID", "GEN_SCHEDULE_ID"},
+	{"CLIENTS", "PCODE", "GEN_CLIENTS_ID"},
+}
+
+// syncGenerators sets each of Firebird's generators to the largest id of its table.
+func syncGenerators(ctx context.Context, db *sql.DB) error {
+	for _, g := range firebirdGenerators {
+		var top, cur int64
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT COALESCE(MAX(%s), 0) FROM %s", g.column, g.table)).Scan(&top); err != nil {
+			return fmt.Errorf("demo MIS: reading the last %s: %w", g.column, err)
+		}
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT GEN_ID(%s, 0) FROM RDB$DATABASE", g.generator)).Scan(&cur); err != nil {
+			return fmt.Errorf("demo MIS: reading %s: %w", g.generator, err)
+		}
+		if top > cur {
+			// Fetched, not Exec'ed: Firebird evaluates a SELECT's columns only when its
+			// row is fetched.
+			if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT GEN_ID(%s, %d) FROM RDB$DATABASE", g.generator, top-cur)).Scan(&cur); err != nil {
+				return fmt.Errorf("demo MIS: advancing %s: %w", g.generator, err)
+			}
 		}
 	}
 	return nil

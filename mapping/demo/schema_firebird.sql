@@ -106,6 +106,8 @@ CREATE TABLE SCHEDSERV (
     PRIMARY KEY (SCHEDID, SERV_ID)
 );
 -- Firebird MIS number their rows with generators: new SCHEDULE rows (demo.AddAppointment,
--- the demo profile's write.book_insert) take GEN_ID(GEN_SCHEDULE_ID, 1), which two
--- transactions never share; Seed sets it to the largest SCHEDID.
+-- the demo profile's write.book_insert) take GEN_ID(GEN_SCHEDULE_ID, 1), new cards (the
+-- staff-list import's write.staff_new_patient_id) GEN_ID(GEN_CLIENTS_ID, 1), which two
+-- transactions never share; Seed sets each to the largest id of its table.
 CREATE SEQUENCE GEN_SCHEDULE_ID;
+CREATE SEQUENCE GEN_CLIENTS_ID;

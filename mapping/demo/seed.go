@@ -207,7 +207,7 @@ func Seed(ctx context.Context, db *sql.DB, dialect string, sizes Sizes) (Stats, 
 	}
 	conn.Close()
 	if dialect == Firebird {
-		if err := syncScheduleGenerator(ctx, db); err != nil {
+		if err := syncGenerators(ctx, db); err != nil {
 			return st, err
 		}
 	}

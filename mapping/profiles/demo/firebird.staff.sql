@@ -19,7 +19,11 @@ WHERE BDATE >= CAST(:birth_ole AS DOUBLE PRECISION) AND BDATE < CAST(:birth_ole 
 ORDER BY PCODE
 
 -- name: write.staff_new_patient_id
-SELECT COALESCE((SELECT MAX(PCODE) FROM CLIENTS), 0) + 1 AS id
+-- The new PCODE comes from the generator GEN_CLIENTS_ID, which two transactions never
+-- share (MAX + 1 would give the MIS's own new card and the import's the same id, or
+-- take an id the MIS's generator hands out later), and never below the largest PCODE,
+-- should a program have inserted without it.
+SELECT MAXVALUE(GEN_ID(GEN_CLIENTS_ID, 1), COALESCE((SELECT MAX(PCODE) FROM CLIENTS), 0) + 1) AS id
 FROM RDB$DATABASE
 
 -- name: write.staff_insert_patient
@@ -35,7 +39,7 @@ VALUES (CAST(:id AS INTEGER), CAST(:card_number AS VARCHAR(30)), CAST(:last_name
 -- (0 rows affected = already listed).
 INSERT INTO PROFLIST (PL_ID, ORG_ID, PCODE, EXAM_TYPE, WORK_COND, FACTORS, JOB_TITLE, DEPARTMENT,
                       SOURCE_FILE, MODIFYDATE)
-SELECT COALESCE((SELECT MAX(PL_ID) FROM PROFLIST), 0) + 1, CAST(:org AS INTEGER), CAST(:patient_id AS INTEGER), CAST(:exam_type AS SMALLINT), CAST(:conditions AS SMALLINT),
+SELECT MAXVALUE(GEN_ID(GEN_PROFLIST_ID, 1), COALESCE((SELECT MAX(PL_ID) FROM PROFLIST), 0) + 1), CAST(:org AS INTEGER), CAST(:patient_id AS INTEGER), CAST(:exam_type AS SMALLINT), CAST(:conditions AS SMALLINT),
        CAST(:factors AS VARCHAR(500)), CAST(:position AS VARCHAR(200)), CAST(:department AS VARCHAR(200)), CAST(:source_file AS VARCHAR(260)),
        CAST(:now_ole AS DOUBLE PRECISION)
 FROM RDB$DATABASE
