@@ -249,7 +249,7 @@ func (s *storm) futureStart() time.Time {
 
 // mutate makes n changes to the MIS: inserts, updates, soft cancellations and
 // restores, hard deletes (preferring visits whose acknowledgement was lost), moves
-// between days, and patients linking in ONDOC.
+// between days, patients linking in ONDOC and patient cards deleted in the MIS.
 func (s *storm) mutate(n int) {
 	c := ctx(s.t)
 	for range n {
@@ -294,9 +294,14 @@ func (s *storm) mutate(n int) {
 				op = "booking in ONDOC (no free slot)"
 			}
 		case x < 95:
-			op = "link"
-			s.recv.link(strconv.Itoa(s.pick(s.ids(`SELECT PCODE FROM CLIENTS`))))
-		case x < 97:
+			op = "link" // a code is issued only for a live card
+			s.recv.link(strconv.Itoa(s.pick(s.ids(`SELECT PCODE FROM CLIENTS WHERE DELETED = 0`))))
+		case x < 96:
+			// A patient card deleted in the MIS: medsync unlinks the patient
+			// (card_deleted) and holds their later visits.
+			op = "card deleted"
+			err = demo.UpdateRow(c, s.db, s.dialect, "CLIENTS", s.pick(s.ids(`SELECT PCODE FROM CLIENTS WHERE DELETED = 0`)), map[string]any{"DELETED": 1})
+		case x < 98:
 			op = "doctor online booking on/off"
 			err = demo.UpdateRow(c, s.db, s.dialect, "DOCTORS", s.pick(s.ids(`SELECT DOCT_ID FROM DOCTORS`)), map[string]any{"HIDEINTALONS": s.rng.IntN(2)})
 		default:
