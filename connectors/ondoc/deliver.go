@@ -402,7 +402,9 @@ func (c *Conn) planAppointment(ctx context.Context, s *step, r *mapping.Appointm
 	s.ep, s.item = epVisits, v
 	s.beforeSend = func(ctx context.Context) error { return c.store.markSent(ctx, r.ID, patient, start) }
 	s.afterAck = func(ctx context.Context) error { return c.store.unhold(ctx, r.ID) }
-	s.notLinked = c.holdNotLinked(r.ID, patient, start, v)
+	if c.linkRequired { // else a refusal as "not linked" is a setting to fix: it dead-letters, for the operator to see
+		s.notLinked = c.holdNotLinked(r.ID, patient, start, v)
+	}
 }
 
 // planHeld holds a visit of a patient who is not linked, to be sent when they link. A
@@ -476,7 +478,9 @@ func (c *Conn) planAppointmentDelete(ctx context.Context, s *step) {
 	v := wireVisit{MisID: s.key, PatientMisID: patient, Status: visitCancelled, CancelReason: reasonDeletedInMIS, IdempotencyKey: s.idem}
 	s.ep, s.item = epVisits, v
 	s.afterAck = func(ctx context.Context) error { return c.store.forgetSent(ctx, s.key) }
-	s.notLinked = c.holdNotLinked(s.key, patient, start, v)
+	if c.linkRequired {
+		s.notLinked = c.holdNotLinked(s.key, patient, start, v)
+	}
 }
 
 // planUnlink sends an unlink for a deleted patient card. ONDOC answering 404 (it does

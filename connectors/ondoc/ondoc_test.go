@@ -653,3 +653,20 @@ func TestVisitOfPatientNotLinkedInONDOC(t *testing.T) {
 		})
 	}
 }
+
+// TestNotLinkedWithoutLinkRequired: with link_required = false medsync sends every
+// visit; ONDOC refusing one as patient_not_linked then means the setting does not
+// match ONDOC's, and the visit goes to the dead letters with ONDOC's reason, where the
+// operator sees it — it is not held out of sight.
+func TestNotLinkedWithoutLinkRequired(t *testing.T) {
+	f := newFake(t)
+	c := newConn(t, f, map[string]string{"link_required": "false"})
+	f.notLinked["6"] = "item"
+	errs := c.Deliver(context.Background(), []connectors.Event{upsert(appt("960", "6", time.Now().Add(72*time.Hour), mapping.StatusBooked, ""), 1)})
+	if !connectors.IsPermanent(errs[0]) || !strings.Contains(errs[0].Error(), "appointment 960") {
+		t.Fatalf("visit refused as not linked with link_required = false: %v, want a permanent error naming it", errs[0])
+	}
+	if held, _ := c.store.isHeld(context.Background(), "960"); held {
+		t.Error("the visit was held out of the operator's sight")
+	}
+}
