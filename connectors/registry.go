@@ -3,6 +3,7 @@ package connectors
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -65,6 +66,22 @@ type Env struct {
 	// DaysAhead is the sync window ([mis] days_ahead): the days ahead other channels
 	// see. Bookings (connectors/booking) are taken only inside it. 0: unknown.
 	DaysAhead int
+}
+
+// StateFile is the path of a connector's own state file in StateDir: <typ>.db for
+// the connector's default section ([connector.<typ>]), <typ>-<instance>.db for a
+// named instance of it, so that two instances never share one. An empty StateDir
+// (tests) is the working directory.
+func (e Env) StateFile(typ string) string {
+	dir := e.StateDir
+	if dir == "" {
+		dir = "."
+	}
+	name := typ + ".db"
+	if e.Instance != "" && e.Instance != typ {
+		name = typ + "-" + e.Instance + ".db"
+	}
+	return filepath.Join(dir, name)
 }
 
 // Common option names every connector section accepts, handled by the engine.

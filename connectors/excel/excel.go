@@ -86,11 +86,7 @@ func New(env connectors.Env, values *connectors.Values) (*Connector, error) {
 	if env.Instance != "" && env.Instance != "excel" {
 		log = log.With("instance", env.Instance)
 	}
-	dir := env.StateDir
-	if dir == "" {
-		dir = "state"
-	}
-	st, err := openStore(context.Background(), dir, env.Instance)
+	st, err := openStore(context.Background(), env.StateFile("excel"))
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -51,15 +50,7 @@ CREATE TABLE factor_pending (import TEXT NOT NULL, org TEXT NOT NULL, patient_id
 ALTER TABLE patient ADD COLUMN card TEXT NOT NULL DEFAULT '';
 `
 
-func openStore(ctx context.Context, dir, instance string) (*store, error) {
-	if err := ensureDir(dir); err != nil {
-		return nil, err
-	}
-	name := "excel.db"
-	if instance != "" && instance != "excel" {
-		name = "excel-" + instance + ".db"
-	}
-	p := filepath.Join(dir, name)
+func openStore(ctx context.Context, p string) (*store, error) {
 	db, err := statefile.OpenSQLite(ctx, p, []string{storeSchema, storeSchemaV2})
 	if err != nil {
 		return nil, fmt.Errorf("excel connector state: %w (delete the file to start afresh; imported-file hashes will be forgotten)", err)

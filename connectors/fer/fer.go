@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -79,15 +78,7 @@ func New(env connectors.Env, cfg *connectors.Values) (connectors.Connector, erro
 	if log == nil {
 		log = slog.Default()
 	}
-	dir := env.StateDir
-	if dir == "" {
-		dir = "."
-	}
-	file := Name + ".db"
-	if env.Instance != "" && env.Instance != Name {
-		file = Name + "-" + env.Instance + ".db"
-	}
-	sess, err := openSessions(filepath.Join(dir, file), set.sessionTTL)
+	sess, err := openSessions(env.StateFile(Name), set.sessionTTL)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -176,17 +175,7 @@ func New(env connectors.Env, cfg *connectors.Values) (connectors.Connector, erro
 		return nil, cfg.Error(unknown[0], "no such endpoint; known: path.%s", strings.Join(endpointNames(), ", path."))
 	}
 
-	dir := env.StateDir
-	if dir == "" {
-		dir = "."
-	}
-	inst := env.Instance
-	if inst == "" || inst == Name {
-		inst = ""
-	} else {
-		inst = "-" + inst
-	}
-	if c.store, err = openStore(filepath.Join(dir, "ondoc"+inst+".db")); err != nil {
+	if c.store, err = openStore(env.StateFile(Name)); err != nil {
 		return nil, err
 	}
 	c.client = resty.New().
